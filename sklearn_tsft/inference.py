@@ -1,0 +1,46 @@
+"""Batched prediction: length-sorted batches, dynamic padding, no autograd."""
+
+import numpy as np
+import torch
+
+from .training import autocast, pad_batch
+
+
+def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, precision):
+    """Logits of a module for already tokenized texts, in input order.
+
+    Texts are sorted by length so each batch pads little, and the rows are
+    put back in the caller's order at the end.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Called as ``module(input_ids=..., attention_mask=...)``.
+    input_ids : list of list of int
+        Unpadded token ids of each text.
+    pad_token_id : int
+    batch_size : int
+    device : str
+    precision : {"fp32", "bf16"}
+
+    Returns
+    -------
+    logits : ndarray of shape (n_texts, n_outputs), float32
+    """
+    order = np.argsort([len(ids) for ids in input_ids], kind="stable")
+    was_training = module.training
+    module.to(device).eval()
+    chunks = []
+    try:
+        with torch.inference_mode(), autocast(device, precision):
+            for start in range(0, len(order), batch_size):
+                batch = [input_ids[i] for i in order[start : start + batch_size]]
+                padded, mask = pad_batch(batch, pad_token_id)
+                logits = module(input_ids=padded.to(device), attention_mask=mask.to(device))
+                chunks.append(logits.float().cpu())
+    finally:
+        module.train(was_training).to("cpu")
+    logits = torch.cat(chunks).numpy()
+    restored = np.empty_like(logits)
+    restored[order] = logits
+    return restored

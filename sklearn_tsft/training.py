@@ -1,0 +1,212 @@
+"""The skorch net that trains a :class:`~sklearn_tsft.backbone.TextClassifierModule`.
+
+skorch runs the loop, the callbacks (LR schedule, early stopping, progress
+bar, history) and device placement. What is specific to text lives here:
+batches padded to their longest text, sample weights carried through the
+batch into the loss, bf16 autocast, and an interrupted fit surfacing as an
+error instead of skorch's "stop and keep the model".
+"""
+
+import contextlib
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+from skorch.helper import predefined_split
+from skorch.utils import to_tensor
+from transformers import get_linear_schedule_with_warmup
+
+
+class TokenizedTexts(torch.utils.data.Dataset):
+    """Token ids of texts, with labels and sample weights for training.
+
+    Parameters
+    ----------
+    input_ids : list of list of int
+        Unpadded token ids of each text.
+    labels : ndarray of int64, optional
+        Encoded class of each text; zeros when only predicting.
+    sample_weight : ndarray of float32, optional
+        Weight of each text in the loss; ones when omitted.
+    """
+
+    def __init__(self, input_ids, labels=None, sample_weight=None):
+        n_texts = len(input_ids)
+        self.input_ids = input_ids
+        self.labels = np.zeros(n_texts, dtype=np.int64) if labels is None else labels
+        self.sample_weight = (
+            np.ones(n_texts, dtype=np.float32) if sample_weight is None else sample_weight
+        )
+
+    def __len__(self):
+        return len(self.input_ids)
+
+    def __getitem__(self, index):
+        return self.input_ids[index], self.labels[index], self.sample_weight[index]
+
+
+def pad_batch(input_ids, pad_token_id):
+    """Pad token id lists to the longest one; return ids and attention mask."""
+    longest = max(len(ids) for ids in input_ids)
+    padded = torch.full((len(input_ids), longest), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(input_ids), longest), dtype=torch.long)
+    for row, ids in enumerate(input_ids):
+        padded[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+        mask[row, : len(ids)] = 1
+    return padded, mask
+
+
+class PadCollator:
+    """DataLoader ``collate_fn``: dynamic padding plus labels and weights."""
+
+    def __init__(self, pad_token_id):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, items):
+        input_ids, labels, weights = zip(*items)
+        padded, mask = pad_batch(input_ids, self.pad_token_id)
+        inputs = {
+            "input_ids": padded,
+            "attention_mask": mask,
+            "sample_weight": torch.as_tensor(np.asarray(weights), dtype=torch.float32),
+        }
+        return inputs, torch.as_tensor(np.asarray(labels), dtype=torch.long)
+
+
+def autocast(device, precision):
+    """bf16 autocast context for ``precision="bf16"``, a no-op otherwise."""
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
+class FitInterrupted(Exception):
+    """Raised instead of skorch's silent stop when training is interrupted."""
+
+
+class TextClassifierNet(NeuralNetClassifier):
+    """skorch classifier over batches of ``{"input_ids", "attention_mask", "sample_weight"}``.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`skorch.NeuralNetClassifier`.
+    precision : {"fp32", "bf16"}, default="fp32"
+        Autocast dtype of the forward pass.
+    """
+
+    def __init__(self, *args, precision="fp32", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.precision = precision
+
+    def get_all_learnable_params(self):
+        # Frozen parameters never reach the optimizer, so no state or weight
+        # decay is spent on them.
+        for name, param in super().get_all_learnable_params():
+            if param.requires_grad:
+                yield name, param
+
+    def infer(self, x, **fit_params):
+        x = to_tensor(x, device=self.device)
+        inputs = {key: value for key, value in x.items() if key != "sample_weight"}
+        with autocast(self.device, self.precision):
+            logits = self.module_(**inputs, **fit_params)
+        return logits.float()
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        losses = self.criterion_(y_pred, y_true)
+        weights = to_tensor(X["sample_weight"], device=self.device)
+        return (losses * weights).mean()
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as exc:
+            raise FitInterrupted("training was interrupted") from exc
+
+
+def build_net(
+    module,
+    *,
+    n_train,
+    n_classes,
+    valid_dataset,
+    pad_token_id,
+    backbone_lr,
+    head_lr,
+    weight_decay,
+    warmup_ratio,
+    batch_size,
+    max_epochs,
+    early_stopping,
+    device,
+    precision,
+    seed,
+    verbose,
+):
+    """Configure the skorch net for one fit.
+
+    Parameters
+    ----------
+    module : TextClassifierModule
+        Module whose trainable parameters are already chosen by a strategy.
+    n_train : int
+        Number of training texts (for the length of the LR schedule).
+    n_classes : int
+        Number of classes; labels are their indices.
+    valid_dataset : TokenizedTexts or None
+        Held-out texts scored after every epoch, or None for no validation.
+    seed : int
+        Seeds the order of the training batches.
+    Other parameters are those of :class:`~sklearn_tsft.TokenSparseClassifier`.
+
+    Returns
+    -------
+    net : TextClassifierNet
+    """
+    steps_per_epoch = int(np.ceil(n_train / batch_size))
+    total_steps = steps_per_epoch * max_epochs
+    callbacks = [
+        (
+            "lr_schedule",
+            LRScheduler(
+                policy=get_linear_schedule_with_warmup,
+                num_warmup_steps=int(warmup_ratio * total_steps),
+                num_training_steps=total_steps,
+                step_every="batch",
+            ),
+        )
+    ]
+    if early_stopping is not None:
+        callbacks.append(
+            (
+                "early_stopping",
+                EarlyStopping(monitor="valid_loss", patience=early_stopping, load_best=True),
+            )
+        )
+    if verbose > 0:
+        callbacks.append(("progress", ProgressBar(postfix_keys=["train_loss", "valid_loss"])))
+    collate = PadCollator(pad_token_id)
+    return TextClassifierNet(
+        module,
+        classes=list(range(n_classes)),
+        criterion=torch.nn.CrossEntropyLoss,
+        criterion__reduction="none",
+        optimizer=torch.optim.AdamW,
+        optimizer__weight_decay=weight_decay,
+        optimizer__param_groups=[("head.*", {"lr": head_lr})],
+        lr=backbone_lr,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        iterator_train__shuffle=True,
+        iterator_train__collate_fn=collate,
+        iterator_train__generator=torch.Generator().manual_seed(seed),
+        iterator_valid__collate_fn=collate,
+        train_split=None if valid_dataset is None else predefined_split(valid_dataset),
+        callbacks=callbacks,
+        device=device,
+        precision=precision,
+        verbose=verbose,
+    )

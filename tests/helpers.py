@@ -1,0 +1,50 @@
+"""Test helpers that must exist at collection time (parametrize_with_checks)."""
+
+import functools
+import tempfile
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from sklearn_tsft.backbone import default_model_path
+
+TOPICS = {
+    "card": ["card", "arrived", "delivery", "mail", "plastic"],
+    "refund": ["refund", "money", "back", "return", "reimburse"],
+    "transfer": ["transfer", "account", "send", "iban", "wire"],
+}
+FILLER = ["please", "my", "the", "is", "why", "help", "i", "need", "what", "today"]
+
+
+def make_texts(n_per_class, seed=0, classes=("card", "refund")):
+    """Short texts whose topic words reveal their label."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for label in classes:
+        for _ in range(n_per_class):
+            words = list(rng.choice(TOPICS[label], size=2)) + list(rng.choice(FILLER, size=4))
+            rng.shuffle(words)
+            texts.append(" ".join(words))
+            labels.append(label)
+    order = rng.permutation(len(texts))
+    return [texts[i] for i in order], np.array(labels)[order]
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_backbone_dir():
+    """Build (once per process) a 2-layer, 32-hidden BERT with MiniLM's tokenizer."""
+    path = tempfile.mkdtemp(prefix="tsft_tiny_bert_")
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)  # the same tiny backbone in every run
+    BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
