@@ -17,13 +17,13 @@ def tiny_backbone():
 
 @pytest.fixture(scope="session")
 def toy_data():
-    return make_texts(12)
+    return make_texts(20)
 
 
 @pytest.fixture
 def tiny_params(tiny_backbone):
     """Constructor arguments for a fast, repeatable fit on the tiny backbone."""
-    return dict(model=tiny_backbone, max_epochs=3, batch_size=8, lr=1e-3, head_lr=1e-2,
+    return dict(model=tiny_backbone, max_epochs=4, batch_size=8, lr=1e-3, head_lr=1e-1,
                 random_state=0, device="cpu")
 
 

@@ -1,0 +1,228 @@
+"""Behaviour of TokenSparseClassifier as a scikit-learn classifier (tiny backbone)."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+
+from sklearn_tsft import TokenSparseClassifier
+
+from .helpers import make_texts
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_backbone, toy_data):
+    texts, labels = toy_data
+    clf = TokenSparseClassifier(
+        tiny_backbone, max_epochs=4, batch_size=8, lr=1e-3, head_lr=1e-1,
+        random_state=0, device="cpu",
+    )
+    return clf.fit(texts, labels)
+
+
+def test_fit_returns_self_and_sets_fitted_attributes(tiny_params, toy_data):
+    clf = TokenSparseClassifier(**tiny_params)
+    assert clf.fit(*toy_data) is clf
+    assert list(clf.classes_) == ["card", "refund"]
+    assert clf.n_classes_ == 2
+    assert clf.backbone_name_ == tiny_params["model"]
+    assert len(clf.history_) == tiny_params["max_epochs"]
+    assert clf.trainable_fraction_ == 1.0
+
+
+def test_learns_the_toy_task(fitted, toy_data):
+    texts, labels = toy_data
+    held_out, held_out_labels = make_texts(10, seed=1)
+    assert fitted.score(held_out, held_out_labels) >= 0.9
+
+
+def test_head_strategy_trains_only_the_head(tiny_params, toy_data):
+    clf = TokenSparseClassifier(strategy="head", **tiny_params).fit(*toy_data)
+    pretrained = TokenSparseClassifier(**tiny_params)  # loads the same backbone
+    from sklearn_tsft.backbone import load_backbone
+
+    _, encoder, _ = load_backbone(pretrained.model)
+    for name, param in encoder.state_dict().items():
+        assert torch.equal(param, clf.module_.encoder.state_dict()[name]), name
+    assert clf.trainable_fraction_ == 0.0
+    assert clf.n_trainable_params_ == sum(p.numel() for p in clf.module_.head.parameters())
+
+
+def test_predict_proba_rows_sum_to_one_and_follow_classes(fitted, toy_data):
+    texts, _ = toy_data
+    proba = fitted.predict_proba(texts)
+    assert proba.shape == (len(texts), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(fitted.classes_[proba.argmax(axis=1)], fitted.predict(texts))
+    np.testing.assert_allclose(np.exp(fitted.predict_log_proba(texts)), proba)
+
+
+def test_binary_decision_function_is_one_column(fitted, toy_data):
+    texts, _ = toy_data
+    scores = fitted.decision_function(texts)
+    assert scores.shape == (len(texts),)
+    np.testing.assert_array_equal(fitted.classes_[(scores > 0).astype(int)], fitted.predict(texts))
+
+
+def test_multiclass_with_int_and_bool_labels(tiny_params):
+    texts, labels = make_texts(8, classes=("card", "refund", "transfer"))
+    as_int = np.searchsorted(["card", "refund", "transfer"], labels)
+    clf = TokenSparseClassifier(**tiny_params).fit(texts, as_int)
+    assert clf.classes_.tolist() == [0, 1, 2]
+    assert clf.predict(texts).dtype == clf.classes_.dtype
+    assert clf.predict_proba(texts).shape == (len(texts), 3)
+    bools = labels == "card"
+    clf = TokenSparseClassifier(**tiny_params).fit(texts, bools)
+    assert clf.classes_.tolist() == [False, True]
+    assert clf.predict(texts).dtype == bool
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [list, tuple, np.array, pd.Series, lambda t: np.array(t).reshape(-1, 1),
+     lambda t: pd.DataFrame({"text": t})],
+    ids=["list", "tuple", "ndarray", "series", "2d-array", "dataframe"],
+)
+def test_accepts_every_documented_input_container(fitted, toy_data, wrap):
+    texts, _ = toy_data
+    np.testing.assert_array_equal(fitted.predict(wrap(texts)), fitted.predict(texts))
+
+
+def test_clone_is_unfitted_and_equal(fitted):
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    with pytest.raises(NotFittedError):
+        copy.predict(["anything"])
+
+
+def test_not_fitted_error_before_fit():
+    with pytest.raises(NotFittedError):
+        TokenSparseClassifier().predict_proba(["text"])
+
+
+def test_init_stores_parameters_only():
+    clf = TokenSparseClassifier(max_epochs=7, lr=0.5)
+    assert not [name for name in vars(clf) if name.endswith("_")]
+    assert clf.get_params()["max_epochs"] == 7 and clf.lr == 0.5
+
+
+def test_same_random_state_gives_same_predictions(tiny_params, toy_data):
+    first = TokenSparseClassifier(**tiny_params).fit(*toy_data)
+    second = TokenSparseClassifier(**tiny_params).fit(*toy_data)
+    texts, _ = toy_data
+    np.testing.assert_array_equal(first.predict_proba(texts), second.predict_proba(texts))
+
+
+def test_fit_leaves_global_torch_rng_alone(tiny_params, toy_data):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    TokenSparseClassifier(**tiny_params).fit(*toy_data)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_predictions_on_a_subset_match_the_whole_batch(fitted, toy_data):
+    texts, _ = toy_data
+    whole = fitted.predict_proba(texts)
+    subset = [3, 0, 7]
+    np.testing.assert_allclose(fitted.predict_proba([texts[i] for i in subset]), whole[subset],
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("dumps,loads", [(pickle.dumps, pickle.loads), ("joblib", "joblib")])
+def test_pickle_and_joblib_round_trip(fitted, toy_data, tmp_path, dumps, loads):
+    texts, _ = toy_data
+    if dumps == "joblib":
+        joblib.dump(fitted, tmp_path / "clf.joblib")
+        restored = joblib.load(tmp_path / "clf.joblib")
+    else:
+        restored = loads(dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(texts), fitted.predict_proba(texts))
+
+
+def test_sample_weight_is_honoured(tiny_params, toy_data):
+    texts, labels = toy_data
+    # Texts of "refund" that weigh nothing teach nothing: the model says "card".
+    weights = np.where(labels == "refund", 0.0, 1.0)
+    clf = TokenSparseClassifier(**tiny_params).fit(texts, labels, sample_weight=weights)
+    assert (clf.predict(texts) == "card").all()
+
+
+def test_class_weight_is_honoured(tiny_params, toy_data):
+    texts, labels = toy_data
+    clf = TokenSparseClassifier(class_weight={"card": 0.0, "refund": 1.0}, **tiny_params)
+    assert (clf.fit(texts, labels).predict(texts) == "refund").all()
+
+
+def test_validation_split_and_early_stopping_fill_history(tiny_params, toy_data):
+    params = dict(tiny_params, max_epochs=4)
+    clf = TokenSparseClassifier(validation_fraction=0.25, early_stopping=1, **params)
+    clf.fit(*toy_data)
+    assert 1 <= len(clf.history_) <= 4
+    assert {"valid_loss", "valid_acc", "train_loss"} <= set(clf.history_[-1])
+
+
+def test_interrupted_fit_leaves_the_estimator_unfitted(tiny_params, toy_data, monkeypatch):
+    clf = TokenSparseClassifier(**tiny_params).fit(*toy_data)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sklearn_tsft.training.TextClassifierNet.train_step", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(*toy_data)
+    with pytest.raises(NotFittedError):
+        clf.predict(["my card"])
+
+
+def test_verbose_zero_is_silent(tiny_params, toy_data, capsys):
+    TokenSparseClassifier(**tiny_params).fit(*toy_data).predict(["my card"])
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_verbose_prints_the_epoch_table(tiny_params, toy_data, capsys):
+    TokenSparseClassifier(verbose=1, **tiny_params).fit(*toy_data)
+    assert "train_loss" in capsys.readouterr().out
+
+
+# --- scikit-learn integration ---------------------------------------------
+
+
+def test_pipeline_with_nested_params(tiny_params, toy_data):
+    pipe = Pipeline([("clf", TokenSparseClassifier(**tiny_params))])
+    pipe.set_params(clf__max_epochs=2)
+    assert pipe.get_params()["clf__max_epochs"] == 2
+    texts, labels = toy_data
+    assert pipe.fit(texts, labels).predict(texts).shape == (len(texts),)
+
+
+def test_column_transformer_hands_on_one_text_column(tiny_params, toy_data):
+    texts, labels = toy_data
+    frame = pd.DataFrame({"text": texts, "length": [len(t) for t in texts]})
+    pipe = Pipeline([
+        ("select", ColumnTransformer([("text", "passthrough", ["text"])])),
+        ("clf", TokenSparseClassifier(**tiny_params)),
+    ])
+    assert pipe.fit(frame, labels).score(frame, labels) >= 0.8
+
+
+def test_grid_search_over_two_values(tiny_params, toy_data):
+    search = GridSearchCV(TokenSparseClassifier(**tiny_params), {"strategy": ["full", "head"]}, cv=2)
+    search.fit(*toy_data)
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    assert search.best_params_["strategy"] in ("full", "head")
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_cross_val_score(tiny_params, toy_data, n_jobs):
+    scores = cross_val_score(TokenSparseClassifier(**tiny_params), *toy_data, cv=2, n_jobs=n_jobs)
+    assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))

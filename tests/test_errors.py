@@ -1,0 +1,116 @@
+"""Every bad input gets a clear error before training starts."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+from sklearn.exceptions import NotFittedError
+
+from sklearn_tsft import TokenSparseClassifier
+
+TEXTS = ["my card", "a refund", "card please", "refund me"]
+LABELS = ["card", "refund", "card", "refund"]
+
+
+@pytest.fixture
+def clf(tiny_backbone):
+    return TokenSparseClassifier(tiny_backbone, max_epochs=1, device="cpu")
+
+
+@pytest.mark.parametrize(
+    "texts,error,message",
+    [
+        (["ok", None, "ok", "ok"], ValueError, r"X\[1\] is missing"),
+        (["ok", "ok", float("nan"), "ok"], ValueError, r"X\[2\] is missing"),
+        (["ok", "ok", "ok", 3], TypeError, r"X\[3\] is a int .*not a string"),
+        (["ok", b"bytes", "ok", "ok"], TypeError, r"X\[1\] is a bytes"),
+        ([], ValueError, "X is empty"),
+        ("just one string", TypeError, "got a single string"),
+        (np.zeros((4, 3)), ValueError, "takes raw texts"),
+        (scipy.sparse.csr_matrix(np.eye(4)), TypeError, "sparse matrix"),
+        (42, TypeError, "sequence of strings"),
+    ],
+)
+def test_bad_texts(clf, texts, error, message):
+    labels = [] if isinstance(texts, list) and not texts else LABELS
+    with pytest.raises(error, match=message):
+        clf.fit(texts, labels)
+
+
+@pytest.mark.parametrize(
+    "labels,error,message",
+    [
+        (["card", "refund", "card"], ValueError, "different lengths: 4 texts but 3 labels"),
+        (["card"] * 4, ValueError, "only one class"),
+        (["card", None, "card", "refund"], ValueError, r"y\[1\] is missing"),
+        ([0.5, 1.5, 2.5, 3.5], ValueError, "Unknown label type"),
+        (["card", 1, "card", 1], TypeError, "mixes label types"),
+        (np.zeros((4, 2)), ValueError, "y must be 1-D"),
+        (None, ValueError, "y is required"),
+    ],
+)
+def test_bad_labels(clf, labels, error, message):
+    with pytest.raises(error, match=message):
+        clf.fit(TEXTS, labels)
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"strategy": "magic"}, "Unknown strategy 'magic'. Choose one of"),
+        ({"max_epochs": 0}, "max_epochs == 0, must be >= 1"),
+        ({"batch_size": -2}, "batch_size == -2, must be >= 1"),
+        ({"max_length": 1}, "max_length == 1, must be >= 2"),
+        ({"lr": 0.0}, "lr == 0.0, must be > 0"),
+        ({"head_lr": -1.0}, "head_lr == -1.0, must be > 0"),
+        ({"warmup_ratio": 1.5}, "warmup_ratio == 1.5, must be <= 1"),
+        ({"validation_fraction": 1.0}, "validation_fraction == 1.0, must be < 1"),
+        ({"early_stopping": 2}, "early_stopping needs held-out data"),
+        ({"class_weight": "heavy"}, "class_weight must be None, 'balanced' or a dict"),
+        ({"precision": "fp8"}, "precision='fp8' is not one of"),
+        ({"device": "quantum"}, "device='quantum' is not a torch device"),
+        ({"max_epochs": 2.5}, "max_epochs must be an instance of int"),
+    ],
+)
+def test_bad_parameters(clf, params, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        clf.set_params(**params).fit(TEXTS, LABELS)
+
+
+def test_missing_model_directory_names_the_fix():
+    clf = TokenSparseClassifier("/no/such/model/dir")
+    with pytest.raises(ValueError, match="does not exist.*save_pretrained"):
+        clf.fit(TEXTS, LABELS)
+
+
+def test_directory_that_is_not_a_model(tmp_path):
+    with pytest.raises(ValueError, match="(?s)Could not load model.*copy the directory"):
+        TokenSparseClassifier(str(tmp_path)).fit(TEXTS, LABELS)
+
+
+def test_model_of_wrong_type():
+    with pytest.raises(TypeError, match="model must be 'default', a local directory"):
+        TokenSparseClassifier(model=3).fit(TEXTS, LABELS)
+
+
+def test_failed_fit_leaves_the_estimator_unfitted(tiny_backbone):
+    clf = TokenSparseClassifier(tiny_backbone, max_epochs=1, device="cpu").fit(TEXTS, LABELS)
+    with pytest.raises(ValueError):
+        clf.fit(TEXTS, ["card"] * 4)
+    with pytest.raises(NotFittedError):
+        clf.predict(TEXTS)
+
+
+def test_validation_fraction_too_small_for_the_classes(clf):
+    with pytest.raises(ValueError, match="cannot split 4 texts of 2 classes"):
+        clf.set_params(validation_fraction=0.1).fit(TEXTS, LABELS)
+
+
+def test_all_zero_sample_weight(clf):
+    with pytest.raises(ValueError, match="(?i)sample.weight"):
+        clf.fit(TEXTS, LABELS, sample_weight=np.zeros(4))
+
+
+def test_predict_checks_texts_too(clf):
+    clf.fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match=r"X\[0\] is missing"):
+        clf.predict([None])
