@@ -162,7 +162,9 @@ class TextClassifierModule(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, n_outputs)
 
-    def forward(self, input_ids, attention_mask):
+    def forward(self, input_ids, attention_mask, example_index=None):
+        # example_index identifies texts for training-time caches
+        # (frozen_prefix.PrefixCachedModule); the plain module needs none.
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         pooled = mean_pool(hidden.last_hidden_state, attention_mask)
         return self.head(self.dropout(pooled))

@@ -156,7 +156,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self,
         model="default",
         *,
-        strategy="full",
+        strategy="token_sparse",
+        sparsity=0.02,
+        n_task_tokens=200,
+        adaptive_tokenization=True,
+        n_layers="auto",
         max_length=128,
         batch_size=32,
         max_epochs=5,
@@ -174,6 +178,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     ):
         self.model = model
         self.strategy = strategy
+        self.sparsity = sparsity
+        self.n_task_tokens = n_task_tokens
+        self.adaptive_tokenization = adaptive_tokenization
+        self.n_layers = n_layers
         self.max_length = max_length
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -307,7 +315,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
 
             def subset(idx):
                 return TokenizedTexts(
-                    [input_ids[i] for i in idx], encoded[idx], weights[idx]
+                    [input_ids[i] for i in idx], encoded[idx], weights[idx], idx
                 )
 
             train_data = subset(train_idx)

@@ -68,7 +68,9 @@ class HeadOnly(Strategy):
 
 def available_strategies():
     """Names accepted by ``strategy=``, mapped to their classes."""
-    return {"full": FullFinetuning, "head": HeadOnly}
+    from .token_sparse import TokenSparse  # it builds on this module
+
+    return {"token_sparse": TokenSparse, "full": FullFinetuning, "head": HeadOnly}
 
 
 def make_strategy(name, params):

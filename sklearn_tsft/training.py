@@ -29,11 +29,15 @@ class TokenizedTexts(torch.utils.data.Dataset):
         Encoded class of each text; zeros when only predicting.
     sample_weight : ndarray of float32, optional
         Weight of each text in the loss; ones when omitted.
+    example_index : ndarray of int64, optional
+        A number identifying each text across datasets of one fit (for
+        caches); positions when omitted.
     """
 
-    def __init__(self, input_ids, labels=None, sample_weight=None):
+    def __init__(self, input_ids, labels=None, sample_weight=None, example_index=None):
         n_texts = len(input_ids)
         self.input_ids = input_ids
+        self.example_index = np.arange(n_texts) if example_index is None else example_index
         self.labels = np.zeros(n_texts, dtype=np.int64) if labels is None else labels
         self.sample_weight = (
             np.ones(n_texts, dtype=np.float32) if sample_weight is None else sample_weight
@@ -43,7 +47,12 @@ class TokenizedTexts(torch.utils.data.Dataset):
         return len(self.input_ids)
 
     def __getitem__(self, index):
-        return self.input_ids[index], self.labels[index], self.sample_weight[index]
+        return (
+            self.input_ids[index],
+            self.labels[index],
+            self.sample_weight[index],
+            self.example_index[index],
+        )
 
 
 def pad_batch(input_ids, pad_token_id):
@@ -64,12 +73,13 @@ class PadCollator:
         self.pad_token_id = pad_token_id
 
     def __call__(self, items):
-        input_ids, labels, weights = zip(*items)
+        input_ids, labels, weights, example_index = zip(*items)
         padded, mask = pad_batch(input_ids, self.pad_token_id)
         inputs = {
             "input_ids": padded,
             "attention_mask": mask,
             "sample_weight": torch.as_tensor(np.asarray(weights), dtype=torch.float32),
+            "example_index": torch.as_tensor(np.asarray(example_index), dtype=torch.long),
         }
         return inputs, torch.as_tensor(np.asarray(labels), dtype=torch.long)
 
@@ -86,7 +96,7 @@ class FitInterrupted(Exception):
 
 
 class TextClassifierNet(NeuralNetClassifier):
-    """skorch classifier over batches of ``{"input_ids", "attention_mask", "sample_weight"}``.
+    """skorch classifier over the batches of :class:`PadCollator`.
 
     Parameters
     ----------

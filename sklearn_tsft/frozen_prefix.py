@@ -1,0 +1,103 @@
+"""Reusing the outputs of frozen lower blocks across epochs.
+
+When nothing below block ``k`` trains, the states entering block ``k`` are
+the same in every epoch. :class:`PrefixCachedModule` computes them once per
+text (in eval mode, without autograd), keeps them, and runs only the upper
+blocks afterwards, so later epochs cost the upper blocks alone.
+
+It works for BERT-style encoders (an ``embeddings`` module and post-norm
+blocks in ``encoder.layer``: BERT, RoBERTa, ELECTRA, MiniLM, ...), whose
+forward accepts ``inputs_embeds``: the embedding module is swapped for a
+pass-through and the block list for its upper or lower part while the
+encoder runs.
+"""
+
+import contextlib
+
+import torch
+from torch import nn
+
+from .backbone import mean_pool
+
+
+def supports_prefix_cache(encoder):
+    """Whether ``encoder`` has the BERT-style layout this module relies on."""
+    return (
+        hasattr(encoder, "embeddings")
+        and isinstance(getattr(getattr(encoder, "encoder", None), "layer", None), nn.ModuleList)
+    )
+
+
+def transformer_blocks(encoder):
+    """The list of transformer blocks of a BERT-style encoder."""
+    return encoder.encoder.layer
+
+
+class _PassThroughEmbeddings(nn.Module):
+    def forward(self, inputs_embeds=None, **kwargs):
+        return inputs_embeds
+
+
+@contextlib.contextmanager
+def _swapped(encoder, blocks, embeddings):
+    original_blocks, original_embeddings = encoder.encoder.layer, encoder.embeddings
+    encoder.encoder.layer, encoder.embeddings = blocks, embeddings
+    try:
+        yield
+    finally:
+        encoder.encoder.layer, encoder.embeddings = original_blocks, original_embeddings
+
+
+class PrefixCachedModule(nn.Module):
+    """Training view of a classifier module whose blocks below ``first_trained`` are frozen.
+
+    Parameters
+    ----------
+    module : TextClassifierModule
+        The module being trained; its parameters are shared, not copied.
+    first_trained : int
+        Index of the lowest block with anything to train.
+    """
+
+    def __init__(self, module, first_trained):
+        super().__init__()
+        self.module = module
+        self.first_trained = first_trained
+        self._cache = {}
+
+    def _lower_states(self, input_ids, attention_mask):
+        encoder = self.module.encoder
+        lower = nn.ModuleList(transformer_blocks(encoder)[: self.first_trained])
+        was_training = encoder.training
+        encoder.eval()
+        try:
+            with torch.no_grad(), _swapped(encoder, lower, encoder.embeddings):
+                return encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        finally:
+            encoder.train(was_training)
+
+    def _cached_states(self, input_ids, attention_mask, example_index):
+        missing = [row for row, index in enumerate(example_index.tolist()) if index not in self._cache]
+        if missing:
+            states = self._lower_states(input_ids[missing], attention_mask[missing])
+            lengths = attention_mask[missing].sum(dim=1).tolist()
+            for row, state, length in zip(missing, states, lengths):
+                self._cache[int(example_index[row])] = state[:length].clone()
+        batch = torch.zeros(
+            (*input_ids.shape, self.module.encoder.config.hidden_size),
+            dtype=next(iter(self._cache.values())).dtype,
+            device=input_ids.device,
+        )
+        for row, index in enumerate(example_index.tolist()):
+            state = self._cache[index]
+            batch[row, : len(state)] = state
+        return batch
+
+    def forward(self, input_ids, attention_mask, example_index):
+        encoder = self.module.encoder
+        states = self._cached_states(input_ids, attention_mask, example_index)
+        upper = nn.ModuleList(transformer_blocks(encoder)[self.first_trained :])
+        with _swapped(encoder, upper, _PassThroughEmbeddings()):
+            hidden = encoder(inputs_embeds=states, attention_mask=attention_mask).last_hidden_state
+        pooled = mean_pool(hidden, attention_mask)
+        return self.module.head(self.module.dropout(pooled))

@@ -1,0 +1,116 @@
+"""Trainable deltas for chosen rows of frozen weights, merged back after training.
+
+Training a subset by masking full gradients saves nothing: the full weight
+gradient is still computed and AdamW still keeps moments for every entry.
+Here the frozen layer runs as usual and only the chosen rows get a small
+trainable delta, so weight-gradient compute, optimizer state and updates
+scale with the subset. Weight decay on a delta pulls the weights back toward
+their pretrained values, not toward zero. ``merge`` writes the deltas into
+the dense weights and returns the original module, bit-identical outside the
+chosen rows.
+"""
+
+import torch
+from torch import nn
+
+
+class RowDeltaLinear(nn.Module):
+    """A frozen ``nn.Linear`` whose chosen output rows train through a delta.
+
+    Parameters
+    ----------
+    base : torch.nn.Linear
+        The pretrained layer; it is frozen.
+    rows : sequence of int
+        Output neurons (rows of ``base.weight``) that may change.
+    """
+
+    def __init__(self, base, rows):
+        super().__init__()
+        base.requires_grad_(False)
+        self.base = base
+        self.register_buffer("rows", torch.as_tensor(rows, dtype=torch.long))
+        self.weight_delta = nn.Parameter(torch.zeros(len(rows), base.in_features))
+        self.bias_delta = nn.Parameter(torch.zeros(len(rows))) if base.bias is not None else None
+
+    def forward(self, x):
+        update = x @ self.weight_delta.T.to(x.dtype)
+        if self.bias_delta is not None:
+            update = update + self.bias_delta.to(x.dtype)
+        output = self.base(x)
+        return output.index_add(-1, self.rows, update.to(output.dtype))
+
+    @torch.no_grad()
+    def merge(self):
+        """Add the deltas to the chosen rows and return the plain layer."""
+        self.base.weight.index_add_(0, self.rows, self.weight_delta.to(self.base.weight.dtype))
+        if self.bias_delta is not None:
+            self.base.bias.index_add_(0, self.rows, self.bias_delta.to(self.base.bias.dtype))
+        return self.base
+
+
+class RowDeltaEmbedding(nn.Module):
+    """A frozen ``nn.Embedding`` whose chosen token rows train through a delta.
+
+    Parameters
+    ----------
+    base : torch.nn.Embedding
+        The pretrained embedding; it is frozen.
+    rows : sequence of int
+        Token ids whose embeddings may change.
+    """
+
+    def __init__(self, base, rows):
+        super().__init__()
+        base.requires_grad_(False)
+        self.base = base
+        self.register_buffer("rows", torch.as_tensor(rows, dtype=torch.long))
+        position = torch.full((base.num_embeddings,), -1, dtype=torch.long)
+        position[self.rows] = torch.arange(len(rows))
+        self.register_buffer("delta_index", position)
+        self.weight_delta = nn.Parameter(torch.zeros(len(rows), base.embedding_dim))
+
+    @property
+    def weight(self):
+        # transformers reads the input embedding's weight (dtype, device).
+        return self.base.weight
+
+    def forward(self, input_ids):
+        output = self.base(input_ids)
+        index = self.delta_index[input_ids]
+        delta = self.weight_delta[index.clamp(min=0)] * (index >= 0).unsqueeze(-1)
+        return output + delta.to(output.dtype)
+
+    @torch.no_grad()
+    def merge(self):
+        """Add the deltas to the chosen rows and return the plain embedding."""
+        self.base.weight.index_add_(0, self.rows, self.weight_delta.to(self.base.weight.dtype))
+        return self.base
+
+
+def attach_deltas(model, rows_by_module):
+    """Replace the named submodules of ``model`` by delta wrappers.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    rows_by_module : dict of str to sequence of int
+        Submodule name -> rows that may change; the module must be an
+        ``nn.Linear`` or ``nn.Embedding``.
+    """
+    for name, rows in rows_by_module.items():
+        base = model.get_submodule(name)
+        wrapper = RowDeltaEmbedding if isinstance(base, nn.Embedding) else RowDeltaLinear
+        model.set_submodule(name, wrapper(base, rows))
+
+
+def merge_deltas(model):
+    """Merge every delta wrapper in ``model`` into its dense weights, in place."""
+    wrapped = [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, (RowDeltaLinear, RowDeltaEmbedding))
+    ]
+    for name, module in wrapped:
+        model.set_submodule(name, module.merge())
+    return model

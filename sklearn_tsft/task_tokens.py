@@ -1,0 +1,153 @@
+"""Task token groups: the words most tied to the labels, and adaptive tokenization.
+
+A token group is a whole word as the backbone's tokenizer sees it: the tuple
+of subword pieces it is split into. Each group is scored by the chi-square
+statistic of its presence in a text against the text's class; groups seen in
+fewer than ``min_count`` texts are dropped so that rare noise cannot score.
+
+Adaptive tokenization gives the strongest multi-piece groups a single token
+of their own without growing the model: each takes one of the tokenizer's
+reserved slots (BERT's ``[unusedN]``) whose embedding is set to the mean of
+the pieces' embeddings.
+"""
+
+import re
+from collections import namedtuple
+
+import numpy as np
+import scipy.sparse
+import torch
+from sklearn.feature_selection import chi2
+
+TaskToken = namedtuple("TaskToken", ["word", "score", "count", "pieces", "slot"])
+TaskToken.__doc__ = """A task token group found in the training data.
+
+word : str
+    The word, as the tokenizer normalises it.
+score : float
+    Chi-square statistic of the word's presence against the class.
+count : int
+    Number of training texts that contain it.
+pieces : tuple of str
+    The subword pieces the pretrained tokenizer splits it into.
+slot : str or None
+    The reserved token that now stands for the whole word, if it was merged.
+"""
+
+_RESERVED = re.compile(r"^(\[unused\d+\]|<unused\d+>|<\|reserved_special_token_\d+\|>)$")
+
+
+def reserved_slots(tokenizer):
+    """Ids of vocabulary entries reserved for new tokens, in id order."""
+    vocab = tokenizer.get_vocab()
+    return sorted(index for token, index in vocab.items() if _RESERVED.match(token))
+
+
+def word_groups(tokenizer, texts, max_length):
+    """The set of word piece-id tuples in each text (special tokens excluded)."""
+    encoding = tokenizer(texts, truncation=True, max_length=max_length)
+    groups = []
+    for row in range(len(texts)):
+        ids, word_ids = encoding["input_ids"][row], encoding.word_ids(row)
+        words = {}
+        for token_id, word in zip(ids, word_ids):
+            if word is not None:
+                words.setdefault(word, []).append(token_id)
+        groups.append({tuple(pieces) for pieces in words.values()})
+    return groups
+
+
+def score_groups(groups, labels, min_count):
+    """Chi-square score of each group seen in at least ``min_count`` texts.
+
+    Returns
+    -------
+    vocabulary : list of tuple of int
+    scores : ndarray of float
+    counts : ndarray of int
+    """
+    index = {}
+    rows, cols = [], []
+    for row, text_groups in enumerate(groups):
+        for group in text_groups:
+            rows.append(row)
+            cols.append(index.setdefault(group, len(index)))
+    presence = scipy.sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(len(groups), len(index))
+    )
+    counts = np.asarray(presence.sum(axis=0)).ravel().astype(int)
+    frequent = np.flatnonzero(counts >= min_count)
+    if len(frequent) == 0:
+        return [], np.array([]), np.array([], dtype=int)
+    scores, _ = chi2(presence[:, frequent], labels)
+    vocabulary = list(index)
+    return [vocabulary[i] for i in frequent], np.nan_to_num(scores), counts[frequent]
+
+
+def discover_task_tokens(tokenizer, texts, labels, *, n_groups, min_count, max_length):
+    """Find the ``n_groups`` word groups most tied to the labels.
+
+    Parameters
+    ----------
+    tokenizer : transformers.PreTrainedTokenizerFast
+    texts : list of str
+    labels : ndarray of int
+    n_groups : int
+        How many groups to keep.
+    min_count : int
+        Groups in fewer texts than this are never kept.
+    max_length : int
+        Truncation used for the texts.
+
+    Returns
+    -------
+    groups : list of tuple of int
+        Piece ids of each kept group, best first.
+    scores : ndarray of float
+    counts : ndarray of int
+    """
+    vocabulary, scores, counts = score_groups(
+        word_groups(tokenizer, texts, max_length), labels, min_count
+    )
+    # Stable sort on the negated score: ties keep first-seen order, so the
+    # result is the same on every run.
+    best = np.argsort(-scores, kind="stable")[:n_groups]
+    best = best[scores[best] > 0]
+    return [vocabulary[i] for i in best], scores[best], counts[best]
+
+
+def assign_slots(groups, tokenizer):
+    """Give each multi-piece group a reserved slot, best groups first.
+
+    Returns
+    -------
+    merges : dict of tuple of int to int
+        Piece ids -> slot id, for :class:`~sklearn_tsft.tokenization.TextEncoder`.
+    """
+    multi_piece = [group for group in groups if len(group) > 1]
+    return dict(zip(multi_piece, reserved_slots(tokenizer)))
+
+
+@torch.no_grad()
+def initialise_slot_embeddings(embeddings, merges):
+    """Set each slot's embedding to the mean of its pieces' embeddings."""
+    for pieces, slot in merges.items():
+        embeddings.weight[slot] = embeddings.weight[list(pieces)].mean(dim=0)
+
+
+def describe(tokenizer, groups, scores, counts, merges):
+    """Person-readable :class:`TaskToken` records for ``task_tokens_``."""
+    records = []
+    for group, score, count in zip(groups, scores, counts):
+        pieces = tuple(tokenizer.convert_ids_to_tokens(list(group)))
+        slot = merges.get(group)
+        records.append(
+            TaskToken(
+                word=tokenizer.decode(list(group)),
+                score=round(float(score), 4),
+                count=int(count),
+                pieces=pieces,
+                slot=None if slot is None else tokenizer.convert_ids_to_tokens(slot),
+            )
+        )
+    return records

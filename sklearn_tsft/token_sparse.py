@@ -1,0 +1,163 @@
+"""The ``"token_sparse"`` strategy: the seed paper's method, in three stages.
+
+1. Task token groups from the training data (:mod:`.task_tokens`), with
+   adaptive tokenization into reserved vocabulary slots.
+2. Rows of every linear layer scored by their sensitivity at task-token
+   positions, chosen under a budget of ``sparsity`` x backbone weights
+   (:mod:`.selection`), plus the embedding rows of the task tokens.
+3. Only deltas for those rows train (:mod:`.sparse_delta`); they are merged
+   into the dense weights when training ends.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils import check_scalar
+
+from .frozen_prefix import PrefixCachedModule, supports_prefix_cache
+from .selection import block_names, block_of, choose_rows, linear_layers, row_sensitivity
+from .sparse_delta import attach_deltas, merge_deltas
+from .strategies import Strategy, freeze
+from .task_tokens import (
+    assign_slots,
+    describe,
+    discover_task_tokens,
+    initialise_slot_embeddings,
+    reserved_slots,
+)
+from .tokenization import TextEncoder
+
+# Texts sampled for the sensitivity scores: enough batches for stable
+# rankings, few enough to cost a small fraction of one epoch.
+SELECTION_TEXTS = 256
+SELECTION_BATCH_SIZE = 32
+# A word must appear in this many training texts to count as a task token.
+MIN_COUNT = 3
+
+
+def _module_name(root, target):
+    return next(name for name, module in root.named_modules() if module is target)
+
+
+class TokenSparse(Strategy):
+    """Token-driven sparse finetuning (see module docstring)."""
+
+    parameters = ("sparsity", "n_task_tokens", "adaptive_tokenization", "n_layers", "verbose")
+
+    def __init__(self, sparsity, n_task_tokens, adaptive_tokenization, n_layers, verbose):
+        check_scalar(sparsity, "sparsity", numbers.Real, min_val=0, max_val=1,
+                     include_boundaries="right")
+        check_scalar(n_task_tokens, "n_task_tokens", numbers.Integral, min_val=1)
+        if not isinstance(adaptive_tokenization, (bool, np.bool_)):
+            raise ValueError(
+                f"adaptive_tokenization must be True or False, got {adaptive_tokenization!r}."
+            )
+        if not (n_layers in ("auto", None) or isinstance(n_layers, numbers.Integral)
+                and n_layers >= 1):
+            raise ValueError(
+                f"n_layers must be 'auto', None (all blocks) or a positive int, got {n_layers!r}."
+            )
+        self.n_layers = n_layers
+        self.sparsity = sparsity
+        self.n_task_tokens = n_task_tokens
+        self.adaptive_tokenization = adaptive_tokenization
+        self.verbose = verbose
+
+    def build_text_encoder(self, tokenizer, encoder, texts, labels, max_length):
+        groups, scores, counts = discover_task_tokens(
+            tokenizer, texts, labels,
+            n_groups=self.n_task_tokens, min_count=MIN_COUNT, max_length=max_length,
+        )
+        if not groups:
+            raise ValueError(
+                f"No task token group found: no word occurs in {MIN_COUNT} or more "
+                "training texts with a label-dependent frequency (are the texts empty "
+                "or all different?). Use more data or strategy='full'."
+            )
+        merges = {}
+        if self.adaptive_tokenization:
+            if not reserved_slots(tokenizer):
+                warnings.warn(
+                    "adaptive_tokenization: the tokenizer has no reserved slots "
+                    "([unusedN]); task words keep their subword pieces.",
+                    UserWarning,
+                )
+            merges = assign_slots(groups, tokenizer)
+            initialise_slot_embeddings(encoder.get_input_embeddings(), merges)
+        self.task_tokens_ = describe(tokenizer, groups, scores, counts, merges)
+        self.task_token_ids = sorted(
+            set().union(*({merges[g]} if g in merges else set(g) for g in groups))
+        )
+        return TextEncoder(tokenizer, max_length, merges)
+
+    def _selection_batches(self, dataset, collate, device):
+        order = torch.randperm(len(dataset))[:SELECTION_TEXTS].tolist()
+        batches = []
+        for start in range(0, len(order), SELECTION_BATCH_SIZE):
+            inputs, labels = collate([dataset[i] for i in order[start : start + SELECTION_BATCH_SIZE]])
+            batches.append(({key: value.to(device) for key, value in inputs.items()}, labels))
+        return batches
+
+    def _lowest_eligible_block(self, n_blocks):
+        if self.n_layers is None:
+            return 0
+        depth = max(1, round(n_blocks / 3)) if self.n_layers == "auto" else self.n_layers
+        if depth > n_blocks:
+            raise ValueError(
+                f"n_layers={self.n_layers} but the backbone has only {n_blocks} blocks."
+            )
+        return n_blocks - depth
+
+    def prepare(self, module, dataset, collate, device):
+        encoder = module.to(device).encoder
+        n_backbone = sum(p.numel() for p in encoder.parameters())
+        budget = int(self.sparsity * n_backbone)
+        blocks = block_names(encoder)
+        lowest = self._lowest_eligible_block(len(blocks))
+        layers = {
+            name: layer for name, layer in linear_layers(encoder).items()
+            if block_of(name, blocks) is not None and block_of(name, blocks) >= lowest
+        }
+        rows = {}
+        if lowest == 0:
+            # Training reaches the bottom: the task tokens' embedding rows
+            # train too, first in the budget, best tokens first.
+            embeddings = encoder.get_input_embeddings()
+            n_rows = min(len(self.task_token_ids), budget // embeddings.embedding_dim)
+            if n_rows:
+                rows[_module_name(encoder, embeddings)] = np.asarray(self.task_token_ids[:n_rows])
+                budget -= n_rows * embeddings.embedding_dim
+        scores = row_sensitivity(
+            encoder,
+            layers,
+            self._selection_batches(dataset, collate, device),
+            torch.as_tensor(self.task_token_ids, device=device),
+            n_classes=int(np.max(dataset.labels)) + 1,
+        )
+        rows.update(choose_rows(scores, layers, budget))
+        freeze(encoder)
+        attach_deltas(encoder, rows)
+        self.selected_rows_ = dict(sorted(rows.items()))
+        self.selection_summary_ = {
+            name: (len(chosen), encoder.get_submodule(name).base.weight.shape[0])
+            for name, chosen in self.selected_rows_.items()
+        }
+        first_trained = min((block_of(name, blocks) or 0) for name in rows) if rows else 0
+        if first_trained > 0 and supports_prefix_cache(encoder):
+            return PrefixCachedModule(module, first_trained)
+        return module
+
+    def finalize(self, module):
+        if isinstance(module, PrefixCachedModule):
+            module = module.module
+        merge_deltas(module.encoder)
+        return module
+
+    def fitted_attributes(self):
+        return {
+            "task_tokens_": self.task_tokens_,
+            "selected_rows_": self.selected_rows_,
+            "selection_summary_": self.selection_summary_,
+        }

@@ -1,0 +1,233 @@
+"""The token_sparse strategy: task tokens, row selection, deltas, guarantees."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV
+from torch import nn
+
+from sklearn_tsft import TokenSparseClassifier
+from sklearn_tsft.backbone import TextClassifierModule, load_backbone
+from sklearn_tsft.frozen_prefix import PrefixCachedModule
+from sklearn_tsft.sparse_delta import RowDeltaEmbedding, RowDeltaLinear, attach_deltas, merge_deltas
+from sklearn_tsft.task_tokens import discover_task_tokens, reserved_slots
+from sklearn_tsft.tokenization import TextEncoder
+
+from .helpers import make_texts
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_texts(20, classes=("card", "refund", "transfer"))
+
+
+def sparse(tiny_backbone, **params):
+    defaults = dict(model=tiny_backbone, max_epochs=3, batch_size=8, lr=1e-2, head_lr=1e-1,
+                    random_state=0, device="cpu", n_task_tokens=12)
+    return TokenSparseClassifier(**{**defaults, **params})
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_backbone, data):
+    return sparse(tiny_backbone, sparsity=0.05, n_layers=None).fit(*data)
+
+
+def test_token_sparse_is_the_default_strategy():
+    assert TokenSparseClassifier().strategy == "token_sparse"
+
+
+def test_task_tokens_are_the_topic_words(fitted):
+    words = [token.word for token in fitted.task_tokens_]
+    topic_words = {"card", "arrived", "delivery", "mail", "plastic", "refund", "money", "back",
+                   "return", "reimburse", "transfer", "account", "send", "iban", "wire"}
+    assert set(words[:10]) <= topic_words
+    assert all(token.count >= 3 and token.score > 0 for token in fitted.task_tokens_)
+    scores = [token.score for token in fitted.task_tokens_]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_multi_piece_task_words_take_reserved_slots(fitted, tiny_backbone):
+    merged = [token for token in fitted.task_tokens_ if token.slot is not None]
+    assert merged and all(len(token.pieces) > 1 for token in merged)
+    assert all(token.slot.startswith("[unused") for token in merged)
+    word = merged[0].word
+    ids = fitted.text_encoder_.encode([f"please {word}"])[0]
+    slot_id = fitted.text_encoder_.tokenizer.convert_tokens_to_ids(merged[0].slot)
+    assert slot_id in ids and len(ids) == 4  # [CLS] please <slot> [SEP]
+
+
+def test_text_encoder_keeps_pieces_of_a_word_cut_by_truncation(tiny_backbone):
+    tokenizer, _, _ = load_backbone(tiny_backbone)
+    pieces = tuple(tokenizer("reimburse", add_special_tokens=False)["input_ids"])
+    assert len(pieces) > 1
+    encoder = TextEncoder(tokenizer, max_length=64, merges={pieces: 1})
+    assert encoder.encode(["reimburse me"])[0][1] == 1
+    cut = TextEncoder(tokenizer, max_length=3, merges={pieces: 1}).encode(["reimburse me"])[0]
+    assert 1 not in cut
+
+
+def test_slot_embedding_starts_as_the_mean_of_its_pieces(tiny_backbone, data):
+    tokenizer, encoder, _ = load_backbone(tiny_backbone)
+    clf = sparse(tiny_backbone, max_epochs=1, lr=1e-12, head_lr=1e-12, sparsity=1e-6)
+    clf.fit(*data)
+    weights = encoder.get_input_embeddings().weight
+    fitted_weights = clf.module_.encoder.get_input_embeddings().weight
+    for pieces, slot in clf.text_encoder_.merges.items():
+        torch.testing.assert_close(fitted_weights[slot], weights[list(pieces)].mean(0))
+
+
+def test_only_chosen_rows_change_and_no_parameter_is_added(fitted, tiny_backbone):
+    _, pretrained, _ = load_backbone(tiny_backbone)
+    before = pretrained.state_dict()
+    after = fitted.module_.encoder.state_dict()
+    assert {k: v.shape for k, v in after.items()} == {k: v.shape for k, v in before.items()}
+    assert set(fitted.module_.state_dict()) == {f"encoder.{k}" for k in before} | {
+        "head.weight", "head.bias"}
+    slots = set(fitted.text_encoder_.merges.values())
+    changed_somewhere = False
+    for name, value in after.items():
+        module_name, kind = name.rsplit(".", 1)
+        changed = (value != before[name])
+        changed_rows = set(np.flatnonzero(changed.reshape(changed.shape[0], -1).any(1).numpy())
+                           if changed.ndim else [])
+        allowed = set(fitted.selected_rows_.get(module_name, []))
+        if module_name.endswith("word_embeddings"):
+            allowed |= slots
+        assert changed_rows <= allowed, name
+        changed_somewhere |= bool(changed_rows)
+    assert changed_somewhere
+
+
+def test_trainable_count_is_exact(fitted):
+    encoder = fitted.module_.encoder
+    expected = sum(
+        len(rows) * (encoder.get_submodule(name).weight.shape[1]
+                     + (getattr(encoder.get_submodule(name), "bias", None) is not None))
+        for name, rows in fitted.selected_rows_.items()
+    )
+    n_head = sum(p.numel() for p in fitted.module_.head.parameters())
+    assert fitted.n_trainable_params_ == expected + n_head
+    n_backbone = sum(p.numel() for p in encoder.parameters())
+    assert fitted.trainable_fraction_ == pytest.approx(expected / n_backbone)
+    assert 0 < fitted.trainable_fraction_ <= 0.05
+
+
+def test_embedding_rows_train_only_when_training_reaches_the_bottom(tiny_backbone, data):
+    shallow = sparse(tiny_backbone, n_layers=1, max_epochs=1).fit(*data)
+    assert not any("embeddings" in name for name in shallow.selected_rows_)
+    assert all(name.startswith("encoder.layer.1.") for name in shallow.selected_rows_)
+
+
+def test_learns_the_toy_task(fitted, data):
+    held_out, labels = make_texts(10, seed=1, classes=("card", "refund", "transfer"))
+    assert fitted.score(held_out, labels) >= 0.8
+
+
+@pytest.mark.parametrize("n_layers", [1, None])
+def test_same_random_state_same_tokens_rows_and_predictions(tiny_backbone, data, n_layers):
+    first = sparse(tiny_backbone, n_layers=n_layers, max_epochs=2).fit(*data)
+    second = sparse(tiny_backbone, n_layers=n_layers, max_epochs=2).fit(*data)
+    assert first.task_tokens_ == second.task_tokens_
+    assert first.selected_rows_.keys() == second.selected_rows_.keys()
+    for name in first.selected_rows_:
+        np.testing.assert_array_equal(first.selected_rows_[name], second.selected_rows_[name])
+    texts, _ = data
+    np.testing.assert_array_equal(first.predict_proba(texts), second.predict_proba(texts))
+
+
+def test_sparsity_orders_the_trainable_fraction(tiny_backbone, data):
+    fractions = [
+        sparse(tiny_backbone, sparsity=s, max_epochs=1, n_layers=None).fit(*data).trainable_fraction_
+        for s in (0.001, 0.004, 0.01)  # linear layers are ~1.6% of the tiny backbone
+    ]
+    assert fractions[0] < fractions[1] < fractions[2]
+
+
+def test_grid_search_over_sparsity(tiny_backbone, data):
+    search = GridSearchCV(sparse(tiny_backbone, max_epochs=1), {"sparsity": [0.01, 0.05]}, cv=2)
+    search.fit(*data)
+    assert search.best_params_["sparsity"] in (0.01, 0.05)
+
+
+# --- deltas, merging and the frozen-prefix cache ----------------------------
+
+
+def test_linear_delta_merges_to_the_same_function():
+    torch.manual_seed(0)
+    base = nn.Linear(6, 5)
+    original = base.weight.detach().clone()
+    wrapper = RowDeltaLinear(base, [1, 3])
+    with torch.no_grad():
+        wrapper.weight_delta.normal_()
+        wrapper.bias_delta.normal_()
+    x = torch.randn(4, 6)
+    expected = wrapper(x)
+    merged = wrapper.merge()
+    torch.testing.assert_close(merged(x), expected)
+    unchanged = [0, 2, 4]
+    assert torch.equal(merged.weight[unchanged], original[unchanged])
+
+
+def test_embedding_delta_merges_to_the_same_function():
+    torch.manual_seed(0)
+    wrapper = RowDeltaEmbedding(nn.Embedding(10, 4), [2, 7])
+    with torch.no_grad():
+        wrapper.weight_delta.normal_()
+    ids = torch.tensor([[2, 3, 7, 7]])
+    expected = wrapper(ids)
+    torch.testing.assert_close(wrapper.merge()(ids), expected)
+
+
+def test_only_deltas_and_head_receive_gradients(tiny_backbone):
+    _, encoder, _ = load_backbone(tiny_backbone)
+    module = TextClassifierModule(encoder, 2)
+    encoder.requires_grad_(False)
+    attach_deltas(encoder, {"encoder.layer.1.intermediate.dense": [0, 5]})
+    trainable = {name for name, p in module.named_parameters() if p.requires_grad}
+    assert trainable == {"encoder.encoder.layer.1.intermediate.dense.weight_delta",
+                         "encoder.encoder.layer.1.intermediate.dense.bias_delta",
+                         "head.weight", "head.bias"}
+    merge_deltas(encoder)
+    assert not any(isinstance(m, RowDeltaLinear) for m in encoder.modules())
+
+
+def test_prefix_cache_gives_the_plain_module_outputs(tiny_backbone):
+    tokenizer, encoder, _ = load_backbone(tiny_backbone)
+    module = TextClassifierModule(encoder, 3).eval()
+    batch = tokenizer(["my card", "a much longer text about a refund"], padding=True,
+                      return_tensors="pt")
+    expected = module(batch["input_ids"], batch["attention_mask"])
+    cached = PrefixCachedModule(module, first_trained=1).eval()
+    index = torch.tensor([10, 11])
+    for _ in range(2):  # the second call is served from the cache
+        torch.testing.assert_close(cached(batch["input_ids"], batch["attention_mask"], index),
+                                   expected)
+
+
+# --- errors -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params,error,message",
+    [
+        ({"sparsity": 0.0}, ValueError, "sparsity == 0.0, must be > 0"),
+        ({"sparsity": 1.5}, ValueError, "sparsity == 1.5, must be <= 1"),
+        ({"n_task_tokens": 0}, ValueError, "n_task_tokens == 0, must be >= 1"),
+        ({"n_layers": 0}, ValueError, "n_layers must be 'auto', None"),
+        ({"n_layers": 9}, ValueError, "n_layers=9 but the backbone has only 2 blocks"),
+        ({"adaptive_tokenization": "yes"}, ValueError, "adaptive_tokenization must be True"),
+    ],
+)
+def test_bad_token_sparse_parameters(tiny_backbone, data, params, error, message):
+    with pytest.raises(error, match=message):
+        sparse(tiny_backbone, max_epochs=1, **params).fit(*data)
+
+
+def test_no_task_token_in_empty_texts(tiny_backbone):
+    with pytest.raises(ValueError, match="No task token group found"):
+        sparse(tiny_backbone).fit(["", "", "", ""], ["a", "b", "a", "b"])
+
+
+def test_default_tokenizer_has_reserved_slots(tiny_backbone):
+    tokenizer, _, _ = load_backbone(tiny_backbone)
+    assert len(reserved_slots(tokenizer)) > 900
