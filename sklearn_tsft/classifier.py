@@ -74,18 +74,43 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         ``"default"`` for the packaged all-MiniLM-L6-v2, the path of a local
         directory that transformers can load (never contacts the Hub), or a
         Hugging Face Hub id.
-    strategy : {"full", "head"}, default="full"
-        What is trained: ``"full"`` every parameter (end-to-end finetuning),
-        ``"head"`` only the classification head on a frozen backbone.
+    strategy : {"token_sparse", "full", "head"}, default="token_sparse"
+        What is trained. ``"token_sparse"``: the seed paper's token-driven
+        sparse finetuning (rows of the backbone's weights chosen from the
+        task's tokens, trained as deltas and merged; see
+        ``docs/method.md``). ``"full"``: every parameter (end-to-end
+        finetuning). ``"head"``: only the classification head on a frozen
+        backbone.
+    sparsity : float in (0, 1], default=0.02
+        ``token_sparse`` only: the fraction of backbone weights that may
+        change. The main knob; useful values lie between 0.002 and 0.1.
+    n_task_tokens : int, default=200
+        ``token_sparse`` only: how many task token groups (words most tied
+        to the labels, by chi-square) guide the selection.
+    adaptive_tokenization : bool, default=True
+        ``token_sparse`` only: task words that the tokenizer splits into
+        several pieces get one token of their own in a reserved vocabulary
+        slot (BERT's ``[unusedN]``), initialised to the mean of the pieces'
+        embeddings. No parameter is added. Without free slots a warning is
+        given and the words keep their pieces.
+    n_layers : int, None or "auto", default="auto"
+        ``token_sparse`` only: rows are chosen in the top ``n_layers``
+        transformer blocks. The frozen blocks below are run once per text
+        and their outputs reused across epochs, which is where most of the
+        training time is saved. ``None``: all blocks, and the task tokens'
+        embedding rows train too. ``"auto"``: the top third of the blocks.
     max_length : int, default=128
         Texts are truncated to this many tokens.
     batch_size : int, default=32
         Texts per training and prediction batch.
     max_epochs : int, default=5
         Passes over the training data.
-    lr : float, default=1e-4
+    lr : float or "auto", default="auto"
         Peak learning rate of the backbone's trainable parameters (AdamW).
-    head_lr : float, default=2e-3
+        ``"auto"`` takes the strategy's own default: 2e-4 for ``"full"``,
+        and a larger one for ``"token_sparse"``, whose deltas start at zero
+        and are few (see ``docs/method.md``).
+    head_lr : float, default=1e-2
         Peak learning rate of the freshly initialised classification head,
         which needs a larger step than pretrained weights.
     weight_decay : float, default=0.01
@@ -164,8 +189,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         max_length=128,
         batch_size=32,
         max_epochs=5,
-        lr=1e-4,
-        head_lr=2e-3,
+        lr="auto",
+        head_lr=1e-2,
         weight_decay=0.01,
         warmup_ratio=0.1,
         class_weight=None,
@@ -214,6 +239,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
         check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
         for name in ("lr", "head_lr"):
+            if name == "lr" and self.lr == "auto":
+                continue
             check_scalar(
                 getattr(self, name), name, numbers.Real, min_val=0, include_boundaries="neither"
             )
@@ -328,7 +355,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 n_classes=len(classes),
                 valid_dataset=None if valid_idx is None else subset(valid_idx),
                 pad_token_id=text_encoder.pad_token_id,
-                backbone_lr=self.lr,
+                backbone_lr=strategy.default_lr if self.lr == "auto" else self.lr,
                 head_lr=self.head_lr,
                 weight_decay=self.weight_decay,
                 warmup_ratio=self.warmup_ratio,

@@ -12,10 +12,12 @@ from .tokenization import TextEncoder
 class Strategy:
     """Base strategy: the pretrained tokenizer, nothing to undo after training.
 
-    Subclasses list the estimator parameters they read in ``parameters``.
+    Subclasses list the estimator parameters they read in ``parameters``,
+    and the backbone learning rate that ``lr="auto"`` stands for.
     """
 
     parameters = ()
+    default_lr = 2e-4
 
     def build_text_encoder(self, tokenizer, encoder, texts, labels, max_length):
         """Return the :class:`~sklearn_tsft.tokenization.TextEncoder` of this fit."""
