@@ -81,7 +81,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         ``docs/method.md``). ``"full"``: every parameter (end-to-end
         finetuning). ``"head"``: only the classification head on a frozen
         backbone.
-    sparsity : float in (0, 1], default=0.02
+    sparsity : float in (0, 1], default=0.05
         ``token_sparse`` only: the fraction of backbone weights that may
         change. The main knob; useful values lie between 0.002 and 0.1.
     n_task_tokens : int, default=200
@@ -182,7 +182,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         model="default",
         *,
         strategy="token_sparse",
-        sparsity=0.02,
+        sparsity=0.05,
         n_task_tokens=200,
         adaptive_tokenization=True,
         n_layers="auto",
@@ -372,11 +372,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             except FitInterrupted as exc:
                 raise KeyboardInterrupt("fit was interrupted; the estimator is unfitted") from exc
             finally:
-                trained.to("cpu")
                 history = net.history
                 del net
+                fitted_module = strategy.finalize(trained.to("cpu"))
+                del trained
                 _free_accelerator_memory(device)
-            fitted_module = strategy.finalize(trained)
 
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)

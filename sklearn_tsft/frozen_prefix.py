@@ -65,6 +65,10 @@ class PrefixCachedModule(nn.Module):
         self.first_trained = first_trained
         self._cache = {}
 
+    def clear_cache(self):
+        """Drop the kept states (they may hold accelerator memory)."""
+        self._cache.clear()
+
     def _lower_states(self, input_ids, attention_mask):
         encoder = self.module.encoder
         lower = nn.ModuleList(transformer_blocks(encoder)[: self.first_trained])

@@ -23,7 +23,7 @@ def toy_data():
 @pytest.fixture
 def tiny_params(tiny_backbone):
     """Constructor arguments for a fast, repeatable fit on the tiny backbone."""
-    return dict(model=tiny_backbone, max_epochs=4, batch_size=8, lr=1e-3, head_lr=1e-1,
+    return dict(model=tiny_backbone, max_epochs=4, batch_size=8, head_lr=1e-1,
                 random_state=0, device="cpu")
 
 

@@ -22,7 +22,7 @@ from .helpers import make_texts
 def fitted(tiny_backbone, toy_data):
     texts, labels = toy_data
     clf = TokenSparseClassifier(
-        tiny_backbone, max_epochs=4, batch_size=8, lr=1e-3, head_lr=1e-1,
+        tiny_backbone, max_epochs=4, batch_size=8, head_lr=1e-1,
         random_state=0, device="cpu",
     )
     return clf.fit(texts, labels)
@@ -35,13 +35,21 @@ def test_fit_returns_self_and_sets_fitted_attributes(tiny_params, toy_data):
     assert clf.n_classes_ == 2
     assert clf.backbone_name_ == tiny_params["model"]
     assert len(clf.history_) == tiny_params["max_epochs"]
+    assert 0 < clf.trainable_fraction_ <= clf.sparsity
+    assert clf.task_tokens_ and clf.selection_summary_
+
+
+def test_full_strategy_trains_everything(tiny_params, toy_data):
+    clf = TokenSparseClassifier(strategy="full", **tiny_params).fit(*toy_data)
     assert clf.trainable_fraction_ == 1.0
+    assert clf.n_trainable_params_ == sum(p.numel() for p in clf.module_.parameters())
 
 
-def test_learns_the_toy_task(fitted, toy_data):
-    texts, labels = toy_data
+def test_full_finetuning_learns_the_toy_task(tiny_params, toy_data):
+    # token_sparse learning is tested in test_token_sparse.py
+    clf = TokenSparseClassifier(strategy="full", lr=1e-3, **tiny_params).fit(*toy_data)
     held_out, held_out_labels = make_texts(10, seed=1)
-    assert fitted.score(held_out, held_out_labels) >= 0.9
+    assert clf.score(held_out, held_out_labels) >= 0.9
 
 
 def test_head_strategy_trains_only_the_head(tiny_params, toy_data):

@@ -45,11 +45,14 @@ def test_fit_on_any_texts_and_labels_works_or_says_why(data):
     labels = data.draw(st.lists(data.draw(label_kinds), min_size=n_texts, max_size=n_texts))
     clf = TokenSparseClassifier(tiny_backbone_dir(), max_epochs=1, max_length=32, device="cpu",
                                 random_state=0)
-    if len(set(labels)) < 2:
-        with pytest.raises(ValueError, match="only one class"):
-            clf.fit(texts, labels)
+    try:
+        clf.fit(texts, labels)
+    except ValueError as exc:
+        # The two documented refusals: one class, and no word that tells
+        # the classes apart (token_sparse needs one).
+        assert "only one class" in str(exc) or "No task token group found" in str(exc)
         return
-    clf.fit(texts, labels)
+    assert len(set(labels)) >= 2
     assert sorted(clf.classes_.tolist()) == sorted(set(labels))
     predictions = clf.predict(texts)
     assert all(label in set(labels) for label in predictions.tolist())
