@@ -134,7 +134,15 @@ class TextClassifierNet(NeuralNetClassifier):
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except KeyboardInterrupt as exc:
+            if self._stopped_early():
+                raise  # skorch's EarlyStopping stops training this way
             raise FitInterrupted("training was interrupted") from exc
+
+    def _stopped_early(self):
+        return any(
+            isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience
+            for _, callback in self.callbacks_
+        )
 
 
 def build_net(

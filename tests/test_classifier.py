@@ -218,7 +218,7 @@ def test_column_transformer_hands_on_one_text_column(tiny_params, toy_data):
     frame = pd.DataFrame({"text": texts, "length": [len(t) for t in texts]})
     pipe = Pipeline([
         ("select", ColumnTransformer([("text", "passthrough", ["text"])])),
-        ("clf", TokenSparseClassifier(**tiny_params)),
+        ("clf", TokenSparseClassifier(strategy="full", lr=1e-3, **tiny_params)),
     ])
     assert pipe.fit(frame, labels).score(frame, labels) >= 0.8
 

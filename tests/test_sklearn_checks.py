@@ -80,7 +80,7 @@ def _expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [DigitsAsText(tiny_backbone_dir(), max_epochs=2, batch_size=16, lr=1e-3, head_lr=5e-2,
+    [DigitsAsText(tiny_backbone_dir(), max_epochs=2, batch_size=16, lr=1e-2, head_lr=5e-2,
                   device="cpu", random_state=0)],
     expected_failed_checks=_expected_failed_checks,
 )
