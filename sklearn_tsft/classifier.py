@@ -74,13 +74,15 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         ``"default"`` for the packaged all-MiniLM-L6-v2, the path of a local
         directory that transformers can load (never contacts the Hub), or a
         Hugging Face Hub id.
-    strategy : {"token_sparse", "full", "head"}, default="token_sparse"
+    strategy : {"token_sparse", "full", "head", "bitfit", "layers"}, \
+            default="token_sparse"
         What is trained. ``"token_sparse"``: the seed paper's token-driven
         sparse finetuning (rows of the backbone's weights chosen from the
         task's tokens, trained as deltas and merged; see
         ``docs/method.md``). ``"full"``: every parameter (end-to-end
         finetuning). ``"head"``: only the classification head on a frozen
-        backbone.
+        backbone. ``"bitfit"``: only the backbone's biases. ``"layers"``:
+        only the top ``n_layers`` transformer blocks.
     sparsity : float in (0, 1], default=0.05
         ``token_sparse`` only: the fraction of backbone weights that may
         change. The main knob; useful values lie between 0.002 and 0.1.
@@ -94,7 +96,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         embeddings. No parameter is added. Without free slots a warning is
         given and the words keep their pieces.
     n_layers : int, None or "auto", default="auto"
-        ``token_sparse`` only: rows are chosen in the top ``n_layers``
+        ``layers``: the top ``n_layers`` blocks train (``None``: all
+        blocks; the embeddings stay frozen). ``token_sparse``: rows are
+        chosen in the top ``n_layers``
         transformer blocks. The frozen blocks below are run once per text
         and their outputs reused across epochs, which is where most of the
         training time is saved. ``None``: all blocks, and the task tokens'

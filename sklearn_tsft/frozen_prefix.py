@@ -105,3 +105,11 @@ class PrefixCachedModule(nn.Module):
             hidden = encoder(inputs_embeds=states, attention_mask=attention_mask).last_hidden_state
         pooled = mean_pool(hidden, attention_mask)
         return self.module.head(self.module.dropout(pooled))
+
+
+def unwrap(module):
+    """The trained module itself, with any prefix cache dropped."""
+    if isinstance(module, PrefixCachedModule):
+        module.clear_cache()
+        return module.module
+    return module

@@ -6,6 +6,8 @@ before the loop, and turns the trained module back into a plain
 :class:`~sklearn_tsft.backbone.TextClassifierModule` afterwards.
 """
 
+import numbers
+
 from .tokenization import TextEncoder
 
 
@@ -68,11 +70,80 @@ class HeadOnly(Strategy):
         return module
 
 
+class BitFit(Strategy):
+    """Only the backbone's biases (and the head) train (Ben Zaken et al., 2022)."""
+
+    # Biases are few and start at pretrained values; like the token_sparse
+    # deltas they need a larger step than end-to-end finetuning.
+    default_lr = 5e-3
+
+    def prepare(self, module, dataset, collate, device):
+        freeze(module.encoder)
+        for name, param in module.encoder.named_parameters():
+            if name.endswith("bias"):
+                param.requires_grad_(True)
+        return module
+
+
+def lowest_trained_block(n_layers, n_blocks):
+    """Index of the lowest block that trains when the top ``n_layers`` do.
+
+    ``None`` means every block; ``"auto"`` the top third (at least one).
+    """
+    if n_layers is None:
+        return 0
+    if not (n_layers == "auto" or isinstance(n_layers, numbers.Integral) and n_layers >= 1):
+        raise ValueError(
+            f"n_layers must be 'auto', None (all blocks) or a positive int, got {n_layers!r}."
+        )
+    depth = max(1, round(n_blocks / 3)) if n_layers == "auto" else n_layers
+    if depth > n_blocks:
+        raise ValueError(f"n_layers={n_layers} but the backbone has only {n_blocks} blocks.")
+    return n_blocks - depth
+
+
+class TopLayers(Strategy):
+    """Layer selection: the top ``n_layers`` transformer blocks (and the head) train.
+
+    The frozen blocks below are run once per text and reused across epochs
+    where the architecture allows (:mod:`.frozen_prefix`).
+    """
+
+    parameters = ("n_layers",)
+
+    def __init__(self, n_layers):
+        self.n_layers = n_layers
+
+    def prepare(self, module, dataset, collate, device):
+        from .frozen_prefix import PrefixCachedModule, supports_prefix_cache
+        from .selection import block_names
+
+        freeze(module.encoder)
+        blocks = block_names(module.encoder)
+        lowest = lowest_trained_block(self.n_layers, len(blocks))
+        for name in blocks[lowest:]:
+            module.encoder.get_submodule(name).requires_grad_(True)
+        if lowest > 0 and supports_prefix_cache(module.encoder):
+            return PrefixCachedModule(module, lowest)
+        return module
+
+    def finalize(self, module):
+        from .frozen_prefix import unwrap
+
+        return unwrap(module)
+
+
 def available_strategies():
     """Names accepted by ``strategy=``, mapped to their classes."""
     from .token_sparse import TokenSparse  # it builds on this module
 
-    return {"token_sparse": TokenSparse, "full": FullFinetuning, "head": HeadOnly}
+    return {
+        "token_sparse": TokenSparse,
+        "full": FullFinetuning,
+        "head": HeadOnly,
+        "bitfit": BitFit,
+        "layers": TopLayers,
+    }
 
 
 def make_strategy(name, params):

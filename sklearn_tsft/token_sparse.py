@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from sklearn.utils import check_scalar
 
-from .frozen_prefix import PrefixCachedModule, supports_prefix_cache
+from .frozen_prefix import PrefixCachedModule, supports_prefix_cache, unwrap
 from .selection import block_names, block_of, choose_rows, linear_layers, row_sensitivity
 from .sparse_delta import attach_deltas, merge_deltas
-from .strategies import Strategy, freeze
+from .strategies import Strategy, freeze, lowest_trained_block
 from .task_tokens import (
     assign_slots,
     describe,
@@ -64,11 +64,6 @@ class TokenSparse(Strategy):
             raise ValueError(
                 f"adaptive_tokenization must be True or False, got {adaptive_tokenization!r}."
             )
-        if not (n_layers in ("auto", None) or isinstance(n_layers, numbers.Integral)
-                and n_layers >= 1):
-            raise ValueError(
-                f"n_layers must be 'auto', None (all blocks) or a positive int, got {n_layers!r}."
-            )
         self.n_layers = n_layers
         self.sparsity = sparsity
         self.n_task_tokens = n_task_tokens
@@ -110,22 +105,12 @@ class TokenSparse(Strategy):
             batches.append(({key: value.to(device) for key, value in inputs.items()}, labels))
         return batches
 
-    def _lowest_eligible_block(self, n_blocks):
-        if self.n_layers is None:
-            return 0
-        depth = max(1, round(n_blocks / 3)) if self.n_layers == "auto" else self.n_layers
-        if depth > n_blocks:
-            raise ValueError(
-                f"n_layers={self.n_layers} but the backbone has only {n_blocks} blocks."
-            )
-        return n_blocks - depth
-
     def prepare(self, module, dataset, collate, device):
         encoder = module.to(device).encoder
         n_backbone = sum(p.numel() for p in encoder.parameters())
         budget = int(self.sparsity * n_backbone)
         blocks = block_names(encoder)
-        lowest = self._lowest_eligible_block(len(blocks))
+        lowest = lowest_trained_block(self.n_layers, len(blocks))
         layers = {
             name: layer for name, layer in linear_layers(encoder).items()
             if block_of(name, blocks) is not None and block_of(name, blocks) >= lowest
@@ -160,9 +145,7 @@ class TokenSparse(Strategy):
         return module
 
     def finalize(self, module):
-        if isinstance(module, PrefixCachedModule):
-            module.clear_cache()
-            module = module.module
+        module = unwrap(module)
         merge_deltas(module.encoder)
         return module
 

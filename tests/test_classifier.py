@@ -234,3 +234,42 @@ def test_grid_search_over_two_values(tiny_params, toy_data):
 def test_cross_val_score(tiny_params, toy_data, n_jobs):
     scores = cross_val_score(TokenSparseClassifier(**tiny_params), *toy_data, cv=2, n_jobs=n_jobs)
     assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
+
+
+# --- the baseline strategies ----------------------------------------------
+
+
+def changed_parameters(clf, tiny_backbone):
+    from sklearn_tsft.backbone import load_backbone
+
+    _, pretrained, _ = load_backbone(tiny_backbone)
+    after = clf.module_.encoder.state_dict()
+    return {name for name, value in pretrained.state_dict().items()
+            if not torch.equal(value, after[name])}
+
+
+def test_bitfit_changes_only_biases(tiny_params, toy_data):
+    clf = TokenSparseClassifier(strategy="bitfit", **tiny_params).fit(*toy_data)
+    changed = changed_parameters(clf, tiny_params["model"])
+    assert changed and all(name.endswith("bias") for name in changed)
+    n_biases = sum(p.numel() for n, p in clf.module_.encoder.named_parameters() if n.endswith("bias"))
+    n_head = sum(p.numel() for p in clf.module_.head.parameters())
+    assert clf.n_trainable_params_ == n_biases + n_head
+
+
+def test_layers_changes_only_the_top_blocks(tiny_params, toy_data):
+    clf = TokenSparseClassifier(strategy="layers", n_layers=1, **tiny_params).fit(*toy_data)
+    changed = changed_parameters(clf, tiny_params["model"])
+    assert changed and all(name.startswith("encoder.layer.1.") for name in changed)
+    every_block = TokenSparseClassifier(strategy="layers", n_layers=None, **tiny_params)
+    changed = changed_parameters(every_block.fit(*toy_data), tiny_params["model"])
+    assert {name.split(".")[2] for name in changed} == {"0", "1"}  # no embeddings
+    assert every_block.trainable_fraction_ > clf.trainable_fraction_
+
+
+def test_grid_search_over_every_strategy(tiny_params, toy_data):
+    strategies = ["token_sparse", "full", "head", "bitfit", "layers"]
+    params = dict(tiny_params, max_epochs=1)
+    search = GridSearchCV(TokenSparseClassifier(**params), {"strategy": strategies}, cv=2)
+    search.fit(*toy_data)
+    assert list(search.cv_results_["param_strategy"]) == strategies
