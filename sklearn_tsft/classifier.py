@@ -74,7 +74,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         ``"default"`` for the packaged all-MiniLM-L6-v2, the path of a local
         directory that transformers can load (never contacts the Hub), or a
         Hugging Face Hub id.
-    strategy : {"token_sparse", "full", "head", "bitfit", "layers"}, \
+    strategy : {"token_sparse", "full", "head", "bitfit", "layers", "lora"}, \
             default="token_sparse"
         What is trained. ``"token_sparse"``: the seed paper's token-driven
         sparse finetuning (rows of the backbone's weights chosen from the
@@ -82,7 +82,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         ``docs/method.md``). ``"full"``: every parameter (end-to-end
         finetuning). ``"head"``: only the classification head on a frozen
         backbone. ``"bitfit"``: only the backbone's biases. ``"layers"``:
-        only the top ``n_layers`` transformer blocks.
+        only the top ``n_layers`` transformer blocks. ``"lora"``: LoRA
+        adapters through ``peft`` (extra ``sklearn-tsft[peft]``), merged into
+        the dense weights after fit.
     sparsity : float in (0, 1], default=0.05
         ``token_sparse`` only: the fraction of backbone weights that may
         change. The main knob; useful values lie between 0.002 and 0.1.
@@ -103,6 +105,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         and their outputs reused across epochs, which is where most of the
         training time is saved. ``None``: all blocks, and the task tokens'
         embedding rows train too. ``"auto"``: the top third of the blocks.
+    lora_r, lora_alpha, lora_dropout : int, float, float, default=8, 16, 0.1
+        ``lora`` only: rank, scaling and dropout of the LoRA adapters.
+    lora_target_modules : list of str or None, default=None
+        ``lora`` only: names of the modules that get adapters; ``None``
+        takes peft's default for the architecture.
     max_length : int, default=128
         Texts are truncated to this many tokens.
     batch_size : int, default=32
@@ -159,8 +166,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     n_trainable_params_ : int
         Number of scalar parameters the optimizer updated, head included.
     trainable_fraction_ : float
-        Backbone parameters the optimizer updated, as a fraction of all
-        backbone parameters (the head is not counted).
+        Parameters the optimizer updated outside the head (backbone
+        weights, token_sparse deltas or LoRA adapters), as a fraction of all
+        backbone parameters. Same definition for every strategy.
     module_ : TextClassifierModule
         The fitted torch module (on the CPU between calls).
     text_encoder_ : TextEncoder
@@ -190,6 +198,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         n_task_tokens=200,
         adaptive_tokenization=True,
         n_layers="auto",
+        lora_r=8,
+        lora_alpha=16,
+        lora_dropout=0.1,
+        lora_target_modules=None,
         max_length=128,
         batch_size=32,
         max_epochs=5,
@@ -211,6 +223,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.n_task_tokens = n_task_tokens
         self.adaptive_tokenization = adaptive_tokenization
         self.n_layers = n_layers
+        self.lora_r = lora_r
+        self.lora_alpha = lora_alpha
+        self.lora_dropout = lora_dropout
+        self.lora_target_modules = lora_target_modules
         self.max_length = max_length
         self.batch_size = batch_size
         self.max_epochs = max_epochs

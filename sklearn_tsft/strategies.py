@@ -8,6 +8,8 @@ before the loop, and turns the trained module back into a plain
 
 import numbers
 
+from sklearn.utils import check_scalar
+
 from .tokenization import TextEncoder
 
 
@@ -133,6 +135,46 @@ class TopLayers(Strategy):
         return unwrap(module)
 
 
+def import_peft():
+    """Import ``peft`` or say which extra installs it."""
+    try:
+        import peft
+    except ImportError as exc:
+        raise ImportError(
+            "strategy='lora' needs the peft library: pip install 'sklearn-tsft[peft]'."
+        ) from exc
+    return peft
+
+
+class LoRA(Strategy):
+    """LoRA adapters through the ``peft`` library, merged into the dense weights after fit.
+
+    ``lora_target_modules=None`` takes peft's default modules for the
+    backbone's architecture (``query`` and ``value`` for BERT).
+    """
+
+    # peft's examples train LoRA adapters at about 1e-3.
+    default_lr = 1e-3
+    parameters = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
+
+    def __init__(self, lora_r, lora_alpha, lora_dropout, lora_target_modules):
+        check_scalar(lora_r, "lora_r", numbers.Integral, min_val=1)
+        check_scalar(lora_alpha, "lora_alpha", numbers.Real, min_val=0, include_boundaries="neither")
+        check_scalar(lora_dropout, "lora_dropout", numbers.Real, min_val=0, max_val=1,
+                     include_boundaries="left")
+        self.config = dict(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                           target_modules=lora_target_modules)
+
+    def prepare(self, module, dataset, collate, device):
+        peft = import_peft()
+        module.encoder = peft.get_peft_model(module.encoder, peft.LoraConfig(**self.config))
+        return module
+
+    def finalize(self, module):
+        module.encoder = module.encoder.merge_and_unload()
+        return module
+
+
 def available_strategies():
     """Names accepted by ``strategy=``, mapped to their classes."""
     from .token_sparse import TokenSparse  # it builds on this module
@@ -143,6 +185,7 @@ def available_strategies():
         "head": HeadOnly,
         "bitfit": BitFit,
         "layers": TopLayers,
+        "lora": LoRA,
     }
 
 

@@ -273,3 +273,37 @@ def test_grid_search_over_every_strategy(tiny_params, toy_data):
     search = GridSearchCV(TokenSparseClassifier(**params), {"strategy": strategies}, cv=2)
     search.fit(*toy_data)
     assert list(search.cv_results_["param_strategy"]) == strategies
+
+
+def test_lora_is_merged_back_into_the_backbone(tiny_params, toy_data):
+    pytest.importorskip("peft")
+    clf = TokenSparseClassifier(strategy="lora", lora_r=2, **tiny_params).fit(*toy_data)
+    from sklearn_tsft.backbone import load_backbone
+
+    _, pretrained, _ = load_backbone(tiny_params["model"])
+    after = clf.module_.encoder.state_dict()
+    assert {k: v.shape for k, v in after.items()} == {
+        k: v.shape for k, v in pretrained.state_dict().items()}
+    changed = changed_parameters(clf, tiny_params["model"])
+    assert changed and all(name.rsplit(".", 2)[-2] in ("query", "value") for name in changed)
+    assert 0 < clf.trainable_fraction_ < 0.01
+
+
+def test_lora_without_peft_names_the_extra(tiny_params, toy_data, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_peft(name, *args, **kwargs):
+        if name == "peft":
+            raise ImportError("No module named 'peft'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_peft)
+    with pytest.raises(ImportError, match=r"pip install 'sklearn-tsft\[peft\]'"):
+        TokenSparseClassifier(strategy="lora", **tiny_params).fit(*toy_data)
+
+
+def test_bad_lora_rank(tiny_params, toy_data):
+    with pytest.raises(ValueError, match="lora_r == 0, must be >= 1"):
+        TokenSparseClassifier(strategy="lora", lora_r=0, **tiny_params).fit(*toy_data)
