@@ -16,7 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from ._validation import check_labels, check_texts
 from .backbone import TextClassifierModule, load_backbone
 from .inference import predict_logits
-from .strategies import available_strategies, make_strategy
+from .strategies import make_strategy
 from .training import FitInterrupted, PadCollator, TokenizedTexts, build_net
 
 _PRECISIONS = ("auto", "fp32", "bf16")
@@ -250,11 +250,6 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def _validate_params(self):
-        if self.strategy not in available_strategies():
-            raise ValueError(
-                f"Unknown strategy {self.strategy!r}. Choose one of: "
-                f"{', '.join(sorted(available_strategies()))}."
-            )
         check_scalar(self.max_length, "max_length", numbers.Integral, min_val=2)
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
         check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
@@ -339,6 +334,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         """
         self._clear_fitted_attributes()
         self._validate_params()
+        strategy = make_strategy(self.strategy, self.get_params(deep=False))
         texts = check_texts(X)
         classes, encoded = check_labels(y, len(texts))
         labels = classes[encoded]
@@ -346,7 +342,6 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)
-        strategy = make_strategy(self.strategy, self.get_params(deep=False))
         tokenizer, encoder, backbone_name = load_backbone(self.model, self.verbose)
         train_idx, valid_idx = self._split(len(texts), encoded, seed)
 

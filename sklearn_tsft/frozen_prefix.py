@@ -107,6 +107,17 @@ class PrefixCachedModule(nn.Module):
         return self.module.head(self.module.dropout(pooled))
 
 
+def with_prefix_cache(module, first_trained):
+    """Wrap ``module`` in a :class:`PrefixCachedModule` where that saves work.
+
+    It does when blocks below ``first_trained`` are frozen and the encoder
+    has the BERT-style layout; otherwise ``module`` is returned as it is.
+    """
+    if first_trained > 0 and supports_prefix_cache(module.encoder):
+        return PrefixCachedModule(module, first_trained)
+    return module
+
+
 def unwrap(module):
     """The trained module itself, with any prefix cache dropped."""
     if isinstance(module, PrefixCachedModule):

@@ -14,7 +14,24 @@ import torch
 from torch import nn
 
 
-class RowDeltaLinear(nn.Module):
+class _RowDelta(nn.Module):
+    """A frozen layer plus a trainable delta for some rows of its weight."""
+
+    def __init__(self, base, rows):
+        super().__init__()
+        base.requires_grad_(False)
+        self.base = base
+        self.register_buffer("rows", torch.as_tensor(rows, dtype=torch.long))
+        self.weight_delta = nn.Parameter(torch.zeros(len(rows), base.weight.shape[1]))
+
+    @torch.no_grad()
+    def merge(self):
+        """Add the deltas to the chosen rows and return the plain layer."""
+        self.base.weight.index_add_(0, self.rows, self.weight_delta.to(self.base.weight.dtype))
+        return self.base
+
+
+class RowDeltaLinear(_RowDelta):
     """A frozen ``nn.Linear`` whose chosen output rows train through a delta.
 
     Parameters
@@ -26,11 +43,7 @@ class RowDeltaLinear(nn.Module):
     """
 
     def __init__(self, base, rows):
-        super().__init__()
-        base.requires_grad_(False)
-        self.base = base
-        self.register_buffer("rows", torch.as_tensor(rows, dtype=torch.long))
-        self.weight_delta = nn.Parameter(torch.zeros(len(rows), base.in_features))
+        super().__init__(base, rows)
         self.bias_delta = nn.Parameter(torch.zeros(len(rows))) if base.bias is not None else None
 
     def forward(self, x):
@@ -42,14 +55,12 @@ class RowDeltaLinear(nn.Module):
 
     @torch.no_grad()
     def merge(self):
-        """Add the deltas to the chosen rows and return the plain layer."""
-        self.base.weight.index_add_(0, self.rows, self.weight_delta.to(self.base.weight.dtype))
         if self.bias_delta is not None:
             self.base.bias.index_add_(0, self.rows, self.bias_delta.to(self.base.bias.dtype))
-        return self.base
+        return super().merge()
 
 
-class RowDeltaEmbedding(nn.Module):
+class RowDeltaEmbedding(_RowDelta):
     """A frozen ``nn.Embedding`` whose chosen token rows train through a delta.
 
     Parameters
@@ -61,14 +72,10 @@ class RowDeltaEmbedding(nn.Module):
     """
 
     def __init__(self, base, rows):
-        super().__init__()
-        base.requires_grad_(False)
-        self.base = base
-        self.register_buffer("rows", torch.as_tensor(rows, dtype=torch.long))
+        super().__init__(base, rows)
         position = torch.full((base.num_embeddings,), -1, dtype=torch.long)
         position[self.rows] = torch.arange(len(rows))
         self.register_buffer("delta_index", position)
-        self.weight_delta = nn.Parameter(torch.zeros(len(rows), base.embedding_dim))
 
     @property
     def weight(self):
@@ -80,12 +87,6 @@ class RowDeltaEmbedding(nn.Module):
         index = self.delta_index[input_ids]
         delta = self.weight_delta[index.clamp(min=0)] * (index >= 0).unsqueeze(-1)
         return output + delta.to(output.dtype)
-
-    @torch.no_grad()
-    def merge(self):
-        """Add the deltas to the chosen rows and return the plain embedding."""
-        self.base.weight.index_add_(0, self.rows, self.weight_delta.to(self.base.weight.dtype))
-        return self.base
 
 
 def attach_deltas(model, rows_by_module):
@@ -109,7 +110,7 @@ def merge_deltas(model):
     wrapped = [
         (name, module)
         for name, module in model.named_modules()
-        if isinstance(module, (RowDeltaLinear, RowDeltaEmbedding))
+        if isinstance(module, _RowDelta)
     ]
     for name, module in wrapped:
         model.set_submodule(name, module.merge())

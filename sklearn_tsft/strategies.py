@@ -10,6 +10,8 @@ import numbers
 
 from sklearn.utils import check_scalar
 
+from .frozen_prefix import unwrap, with_prefix_cache
+from .selection import block_names
 from .tokenization import TextEncoder
 
 
@@ -117,21 +119,14 @@ class TopLayers(Strategy):
         self.n_layers = n_layers
 
     def prepare(self, module, dataset, collate, device):
-        from .frozen_prefix import PrefixCachedModule, supports_prefix_cache
-        from .selection import block_names
-
         freeze(module.encoder)
         blocks = block_names(module.encoder)
         lowest = lowest_trained_block(self.n_layers, len(blocks))
         for name in blocks[lowest:]:
             module.encoder.get_submodule(name).requires_grad_(True)
-        if lowest > 0 and supports_prefix_cache(module.encoder):
-            return PrefixCachedModule(module, lowest)
-        return module
+        return with_prefix_cache(module, lowest)
 
     def finalize(self, module):
-        from .frozen_prefix import unwrap
-
         return unwrap(module)
 
 
@@ -204,4 +199,5 @@ def make_strategy(name, params):
             f"Unknown strategy {name!r}. Choose one of: {', '.join(sorted(strategies))}."
         )
     cls = strategies[name]
+    # Strategy constructors validate their own parameters.
     return cls(**{key: params[key] for key in cls.parameters})

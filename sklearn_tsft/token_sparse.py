@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_scalar
 
-from .frozen_prefix import PrefixCachedModule, supports_prefix_cache, unwrap
+from .frozen_prefix import unwrap, with_prefix_cache
 from .selection import block_names, block_of, choose_rows, linear_layers, row_sensitivity
 from .sparse_delta import attach_deltas, merge_deltas
 from .strategies import Strategy, freeze, lowest_trained_block
@@ -111,10 +111,11 @@ class TokenSparse(Strategy):
         budget = int(self.sparsity * n_backbone)
         blocks = block_names(encoder)
         lowest = lowest_trained_block(self.n_layers, len(blocks))
-        layers = {
-            name: layer for name, layer in linear_layers(encoder).items()
-            if block_of(name, blocks) is not None and block_of(name, blocks) >= lowest
-        }
+        layers = {}
+        for name, layer in linear_layers(encoder).items():
+            block = block_of(name, blocks)
+            if block is not None and block >= lowest:
+                layers[name] = layer
         rows = {}
         if lowest == 0:
             # Training reaches the bottom: the task tokens' embedding rows
@@ -140,9 +141,7 @@ class TokenSparse(Strategy):
             for name, chosen in self.selected_rows_.items()
         }
         first_trained = min((block_of(name, blocks) or 0) for name in rows) if rows else 0
-        if first_trained > 0 and supports_prefix_cache(encoder):
-            return PrefixCachedModule(module, first_trained)
-        return module
+        return with_prefix_cache(module, first_trained)
 
     def finalize(self, module):
         module = unwrap(module)
