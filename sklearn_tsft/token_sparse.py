@@ -92,9 +92,9 @@ class TokenSparse(Strategy):
             merges = assign_slots(groups, tokenizer)
             initialise_slot_embeddings(encoder.get_input_embeddings(), merges)
         self.task_tokens_ = describe(tokenizer, groups, scores, counts, merges)
-        self.task_token_ids = sorted(
-            set().union(*({merges[g]} if g in merges else set(g) for g in groups))
-        )
+        # Best group first, so a small budget keeps the strongest embedding rows.
+        ids_by_score = ((merges[g],) if g in merges else g for g in groups)
+        self.task_token_ids = list(dict.fromkeys(i for ids in ids_by_score for i in ids))
         return TextEncoder(tokenizer, max_length, merges)
 
     def _selection_batches(self, dataset, collate, device):
@@ -123,7 +123,7 @@ class TokenSparse(Strategy):
             embeddings = encoder.get_input_embeddings()
             n_rows = min(len(self.task_token_ids), budget // embeddings.embedding_dim)
             if n_rows:
-                rows[_module_name(encoder, embeddings)] = np.asarray(self.task_token_ids[:n_rows])
+                rows[_module_name(encoder, embeddings)] = np.sort(self.task_token_ids[:n_rows])
                 budget -= n_rows * embeddings.embedding_dim
         scores = row_sensitivity(
             encoder,

@@ -231,3 +231,17 @@ def test_no_task_token_in_empty_texts(tiny_backbone):
 def test_default_tokenizer_has_reserved_slots(tiny_backbone):
     tokenizer, _, _ = load_backbone(tiny_backbone)
     assert len(reserved_slots(tokenizer)) > 900
+
+
+def test_a_small_budget_keeps_the_best_task_tokens_embedding_rows(tiny_backbone, data):
+    # Two embedding rows of the 32-wide tiny backbone (999,072 weights).
+    budget_of_two_rows = 2 * 32 / 999_072
+    clf = sparse(tiny_backbone, sparsity=budget_of_two_rows, n_layers=None, max_epochs=1)
+    clf.fit(*data)
+    rows = clf.selected_rows_["embeddings.word_embeddings"]
+    tokenizer = clf.text_encoder_.tokenizer
+    ids_by_score = []
+    for token in clf.task_tokens_:
+        pieces = [token.slot] if token.slot else list(token.pieces)
+        ids_by_score += [i for i in tokenizer.convert_tokens_to_ids(pieces) if i not in ids_by_score]
+    assert sorted(rows) == sorted(ids_by_score[:2])
