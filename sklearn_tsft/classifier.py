@@ -74,8 +74,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         ``"default"`` for the packaged all-MiniLM-L6-v2, the path of a local
         directory that transformers can load (never contacts the Hub), or a
         Hugging Face Hub id.
-    strategy : {"token_sparse", "full", "head", "bitfit", "layers", "lora"}, \
-            default="token_sparse"
+    strategy : {"token_sparse", "full", "head", "bitfit", "layers", "lora", \
+            "prefix"}, default="token_sparse"
         What is trained. ``"token_sparse"``: the seed paper's token-driven
         sparse finetuning (rows of the backbone's weights chosen from the
         task's tokens, trained as deltas and merged; see
@@ -84,7 +84,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         backbone. ``"bitfit"``: only the backbone's biases. ``"layers"``:
         only the top ``n_layers`` transformer blocks. ``"lora"``: LoRA
         adapters through ``peft`` (extra ``sklearn-tsft[peft]``), merged into
-        the dense weights after fit.
+        the dense weights after fit. ``"prefix"``: prefix tuning through
+        ``peft`` (trained key/value vectors in every block's attention; kept
+        as peft's wrapper, since a prefix cannot be merged).
+        Parameters of other strategies are ignored.
     sparsity : float in (0, 1], default=0.05
         ``token_sparse`` only: the fraction of backbone weights that may
         change. The main knob; useful values lie between 0.002 and 0.1.
@@ -110,6 +113,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     lora_target_modules : list of str or None, default=None
         ``lora`` only: names of the modules that get adapters; ``None``
         takes peft's default for the architecture.
+    num_virtual_tokens : int, default=20
+        ``prefix`` only: length of the trained prefix.
     max_length : int, default=128
         Texts are truncated to this many tokens.
     batch_size : int, default=32
@@ -119,8 +124,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     lr : float or "auto", default="auto"
         Peak learning rate of the backbone's trainable parameters (AdamW).
         ``"auto"`` takes the strategy's own default: 2e-4 for ``"full"``,
-        and a larger one for ``"token_sparse"``, whose deltas start at zero
-        and are few (see ``docs/method.md``).
+        5e-3 for ``"token_sparse"`` and ``"bitfit"``, whose trained weights
+        are few and (for token_sparse) start at zero (see ``docs/method.md``),
+        1e-3 for ``"lora"`` and 1e-2 for ``"prefix"``, as in peft's examples.
     head_lr : float, default=1e-2
         Peak learning rate of the freshly initialised classification head,
         which needs a larger step than pretrained weights.
@@ -202,6 +208,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         lora_alpha=16,
         lora_dropout=0.1,
         lora_target_modules=None,
+        num_virtual_tokens=20,
         max_length=128,
         batch_size=32,
         max_epochs=5,
@@ -227,6 +234,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.lora_alpha = lora_alpha
         self.lora_dropout = lora_dropout
         self.lora_target_modules = lora_target_modules
+        self.num_virtual_tokens = num_virtual_tokens
         self.max_length = max_length
         self.batch_size = batch_size
         self.max_epochs = max_epochs

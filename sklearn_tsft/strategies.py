@@ -7,6 +7,7 @@ before the loop, and turns the trained module back into a plain
 """
 
 import numbers
+import warnings
 
 from sklearn.utils import check_scalar
 
@@ -130,13 +131,13 @@ class TopLayers(Strategy):
         return unwrap(module)
 
 
-def import_peft():
+def import_peft(strategy):
     """Import ``peft`` or say which extra installs it."""
     try:
         import peft
     except ImportError as exc:
         raise ImportError(
-            "strategy='lora' needs the peft library: pip install 'sklearn-tsft[peft]'."
+            f"strategy={strategy!r} needs the peft library: pip install 'sklearn-tsft[peft]'."
         ) from exc
     return peft
 
@@ -161,13 +162,61 @@ class LoRA(Strategy):
                            target_modules=lora_target_modules)
 
     def prepare(self, module, dataset, collate, device):
-        peft = import_peft()
-        module.encoder = peft.get_peft_model(module.encoder, peft.LoraConfig(**self.config))
+        peft = import_peft("lora")
+        module.encoder = wrap_with_peft(module.encoder, peft.LoraConfig(**self.config))
         return module
 
     def finalize(self, module):
         module.encoder = module.encoder.merge_and_unload()
         return module
+
+
+class PrefixTuning(Strategy):
+    """Prefix tuning (Li and Liang, 2021) through the ``peft`` library.
+
+    ``num_virtual_tokens`` trained key/value vectors are prepended to the
+    attention of every block; the backbone stays frozen. Unlike LoRA the
+    prefix cannot be merged into dense weights, so the fitted module keeps
+    peft's wrapper (and predicts a little slower than the bare backbone).
+    """
+
+    # peft's prefix-tuning examples train at about 1e-2.
+    default_lr = 1e-2
+    parameters = ("num_virtual_tokens",)
+
+    def __init__(self, num_virtual_tokens):
+        check_scalar(num_virtual_tokens, "num_virtual_tokens", numbers.Integral, min_val=1)
+        self.num_virtual_tokens = num_virtual_tokens
+
+    def prepare(self, module, dataset, collate, device):
+        module.encoder = wrap_in_prefix(module.encoder, self.num_virtual_tokens)
+        return module
+
+
+def wrap_in_prefix(encoder, num_virtual_tokens):
+    """The encoder wrapped by peft's prefix tuning (fresh prefix, frozen encoder)."""
+    peft = import_peft("prefix")
+    # peft hands the prefix to the encoder as past_key_values, which
+    # transformers 5 flags as deprecated on every forward; the warning is
+    # about peft's internals and not actionable by our users.
+    warnings.filterwarnings(
+        "ignore", message="`past_key_values` is deprecated", category=FutureWarning
+    )
+    # FEATURE_EXTRACTION is peft's task type for a bare encoder; without a
+    # task type peft's base wrapper cannot build prefixes.
+    config = peft.PrefixTuningConfig(
+        task_type="FEATURE_EXTRACTION", num_virtual_tokens=num_virtual_tokens
+    )
+    return wrap_with_peft(encoder, config)
+
+
+def wrap_with_peft(encoder, config):
+    """``peft.get_peft_model`` without transformers' deprecation noise about peft's calls."""
+    import peft
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return peft.get_peft_model(encoder, config)
 
 
 def available_strategies():
@@ -181,6 +230,7 @@ def available_strategies():
         "bitfit": BitFit,
         "layers": TopLayers,
         "lora": LoRA,
+        "prefix": PrefixTuning,
     }
 
 

@@ -268,7 +268,8 @@ def test_layers_changes_only_the_top_blocks(tiny_params, toy_data):
 
 
 def test_grid_search_over_every_strategy(tiny_params, toy_data):
-    strategies = ["token_sparse", "full", "head", "bitfit", "layers"]
+    pytest.importorskip("peft")
+    strategies = ["token_sparse", "full", "head", "bitfit", "layers", "lora", "prefix"]
     params = dict(tiny_params, max_epochs=1)
     search = GridSearchCV(TokenSparseClassifier(**params), {"strategy": strategies}, cv=2)
     search.fit(*toy_data)
@@ -300,10 +301,39 @@ def test_lora_without_peft_names_the_extra(tiny_params, toy_data, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_peft)
-    with pytest.raises(ImportError, match=r"pip install 'sklearn-tsft\[peft\]'"):
-        TokenSparseClassifier(strategy="lora", **tiny_params).fit(*toy_data)
+    for strategy in ("lora", "prefix"):
+        with pytest.raises(ImportError, match=rf"strategy='{strategy}' needs the peft library: "
+                                              r"pip install 'sklearn-tsft\[peft\]'"):
+            TokenSparseClassifier(strategy=strategy, **tiny_params).fit(*toy_data)
 
 
 def test_bad_lora_rank(tiny_params, toy_data):
     with pytest.raises(ValueError, match="lora_r == 0, must be >= 1"):
         TokenSparseClassifier(strategy="lora", lora_r=0, **tiny_params).fit(*toy_data)
+
+
+def test_prefix_trains_only_the_prefix_and_the_head(tiny_params, toy_data):
+    pytest.importorskip("peft")
+    clf = TokenSparseClassifier(strategy="prefix", num_virtual_tokens=3, **tiny_params)
+    clf.fit(*toy_data)
+    from sklearn_tsft.backbone import load_backbone
+
+    _, pretrained, _ = load_backbone(tiny_params["model"])
+    encoder = clf.module_.encoder
+    assert all(torch.equal(value, encoder.get_base_model().state_dict()[name])
+               for name, value in pretrained.state_dict().items())
+    config = pretrained.config
+    # One key and one value vector per virtual token, layer and hidden unit.
+    n_prefix = 3 * config.num_hidden_layers * 2 * config.hidden_size
+    n_head = sum(p.numel() for p in clf.module_.head.parameters())
+    assert clf.n_trainable_params_ == n_prefix + n_head
+    assert clf.trainable_fraction_ == pytest.approx(
+        n_prefix / sum(p.numel() for p in pretrained.parameters()))
+    assert (clf.predict(toy_data[0]) == toy_data[1]).mean() >= 0.75
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(toy_data[0]), clf.predict_proba(toy_data[0]))
+
+
+def test_bad_num_virtual_tokens(tiny_params, toy_data):
+    with pytest.raises(ValueError, match="num_virtual_tokens == 0, must be >= 1"):
+        TokenSparseClassifier(strategy="prefix", num_virtual_tokens=0, **tiny_params).fit(*toy_data)

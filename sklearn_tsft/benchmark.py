@@ -1,0 +1,357 @@
+"""The comparison benchmark: TF-IDF baselines and every strategy on one dataset.
+
+Each run (a TF-IDF pipeline, or ``TokenSparseClassifier`` with one
+strategy) is fitted in a fresh child process, one after another, with the
+same split, seed, epochs and batch size, so that its wall time and peak
+memory are its own: peak RSS above the child's RSS just before ``fit`` on
+the CPU, ``torch.cuda.max_memory_allocated`` on a GPU.
+
+Run from the command line as ``tsft bench`` or ``python benchmarks/compare.py``.
+A run is ``NAME`` or ``NAME:param=value,...`` where ``NAME`` is a strategy
+or ``tfidf+logreg``/``tfidf+linearsvc`` and values are Python literals,
+e.g. ``token_sparse:sparsity=0.01``.
+"""
+
+import argparse
+import ast
+import concurrent.futures
+import datetime
+import json
+import multiprocessing
+import os
+import platform
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+
+from .tables import column, read_table
+
+SCHEMA_VERSION = 1
+TFIDF_RUNS = ("tfidf+logreg", "tfidf+linearsvc")
+DEFAULT_RUNS = (
+    *TFIDF_RUNS, "full", "head", "bitfit", "layers", "lora", "prefix",
+    "token_sparse:sparsity=0.01", "token_sparse", "token_sparse:sparsity=0.2",
+)
+# --quick: a stratified slice of the training set and a random slice of the
+# test set, sized so that every default run finishes in under 20 minutes on
+# two CPU cores.
+QUICK = {"n_train": 1000, "n_test": 1000}
+REFERENCE_RUN = "full"
+MEASURED = ("accuracy", "macro_f1", "fit_s", "peak_mem_mb", "n_trainable_params", "texts_per_s")
+
+
+def default_data_dir():
+    """``$TSFT_DATA``, else ``../shared/data`` seen from the working directory."""
+    return Path(os.environ.get("TSFT_DATA", Path.cwd().parent / "shared" / "data"))
+
+
+def add_arguments(parser):
+    """Add the benchmark's options to an ``argparse`` parser."""
+    banking77 = default_data_dir() / "banking77"
+    parser.add_argument("--train", type=Path, default=banking77 / "train.csv",
+                        help="training table (csv, tsv or jsonl; default: %(default)s)")
+    parser.add_argument("--test", type=Path, default=banking77 / "test.csv",
+                        help="test table (default: %(default)s)")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--label-column", default="category")
+    parser.add_argument("--dataset", help="name used in result files (default: the "
+                        "training table's folder name)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK['n_train']} stratified training texts and "
+                        f"{QUICK['n_test']} test texts (under 20 minutes on two CPU cores)")
+    parser.add_argument("--n-train", type=int, help="stratified training slice")
+    parser.add_argument("--n-test", type=int, help="random test slice")
+    parser.add_argument("--model", default="default", help="backbone (default: packaged MiniLM)")
+    parser.add_argument("--max-epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS),
+                        help="default: %(default)s")
+    parser.add_argument("--out-dir", type=Path, default=Path("benchmarks") / "results")
+    parser.add_argument("--docs-file", type=Path, default=Path("docs") / "benchmarks.md",
+                        help="markdown file whose results section for this run is "
+                        "replaced (or appended); 'none' to leave docs alone")
+    parser.add_argument("--verbose", action="store_true", help="show each fit's progress bar")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return parser
+
+
+def parse_run(spec):
+    """``"token_sparse:sparsity=0.01"`` -> ``("token_sparse", {"sparsity": 0.01})``."""
+    name, _, rest = spec.partition(":")
+    params = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            sep = ""
+        if not sep:
+            raise ValueError(f"run {spec!r}: write parameters as name=value with Python literals.")
+    return name, params
+
+
+def check_runs(specs):
+    """Fail on a malformed run or an unknown name before anything is fitted."""
+    from .strategies import available_strategies
+
+    known = [*TFIDF_RUNS, *available_strategies()]
+    for spec in specs:
+        name, _ = parse_run(spec)
+        if name not in known:
+            raise ValueError(f"run {spec!r}: unknown name {name!r}; use one of {', '.join(known)}.")
+
+
+def load_split(args):
+    """Texts and labels of the (sliced) training and test tables."""
+    train, test = read_table(args.train), read_table(args.test)
+    n_train = args.n_train or (QUICK["n_train"] if args.quick else None)
+    n_test = args.n_test or (QUICK["n_test"] if args.quick else None)
+    labels = column(train, args.label_column, args.train)
+    if n_train and n_train < len(train):
+        # Stratified: every label keeps its share (at least one text).
+        train = train.groupby(labels, group_keys=False).sample(
+            frac=n_train / len(train), random_state=0)
+    if n_test and n_test < len(test):
+        test = test.sample(n_test, random_state=0)
+    return (column(train, args.text_column, args.train).astype(str).tolist(),
+            column(train, args.label_column, args.train).to_numpy(),
+            column(test, args.text_column, args.test).astype(str).tolist(),
+            column(test, args.label_column, args.test).to_numpy())
+
+
+def tfidf_pipeline(name):
+    """TF-IDF of word 1-2-grams and char_wb 2-5-grams, then a linear model."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.svm import LinearSVC
+
+    model = {"tfidf+logreg": LogisticRegression(max_iter=3000), "tfidf+linearsvc": LinearSVC()}
+    features = make_union(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+    )
+    return make_pipeline(features, model[name])
+
+
+def _rss_mb():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measure(spec, split, seed, common):
+    """Fit and evaluate one run; meant to run alone in a child process."""
+    import torch
+
+    from sklearn_tsft import TokenSparseClassifier
+
+    name, params = parse_run(spec)
+    X_train, y_train, X_test, y_test = split
+    if name in TFIDF_RUNS:
+        estimator, on_gpu = tfidf_pipeline(name).set_params(**params), False
+    else:
+        estimator = TokenSparseClassifier(**{**common, "strategy": name, **params},
+                                          random_state=seed)
+        on_gpu = torch.cuda.is_available() and estimator.device in ("auto", "cuda")
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats()
+    baseline_mb = _rss_mb()
+    start = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    fit_s = time.perf_counter() - start
+    if on_gpu:
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - baseline_mb
+    start = time.perf_counter()
+    y_pred = estimator.predict(X_test)
+    predict_s = time.perf_counter() - start
+    if name in TFIDF_RUNS:
+        linear = estimator[-1]
+        n_trainable, fraction, epochs = linear.coef_.size + linear.intercept_.size, None, None
+    else:
+        n_trainable = estimator.n_trainable_params_
+        fraction, epochs = float(estimator.trainable_fraction_), len(estimator.history_)
+    return {"run": spec, "strategy": name, "params": params, "seed": seed,
+            "accuracy": accuracy_score(y_test, y_pred),
+            "macro_f1": f1_score(y_test, y_pred, average="macro"),
+            "fit_s": fit_s, "peak_mem_mb": peak_mb, "n_trainable_params": int(n_trainable),
+            "trainable_fraction": fraction, "texts_per_s": len(X_test) / predict_s,
+            "epochs_run": epochs}
+
+
+def add_fit_ratios(rows):
+    """Each row's fit time relative to the reference run of the same seed."""
+    reference = {row["seed"]: row["fit_s"] for row in rows if row["run"] == REFERENCE_RUN}
+    for row in rows:
+        base = reference.get(row["seed"])
+        row["fit_ratio"] = row["fit_s"] / base if base else None
+    return rows
+
+
+def summarise(rows):
+    """Mean and standard deviation over seeds of each run's measured values."""
+    frame = pd.DataFrame(rows)
+    numeric = [*MEASURED, "trainable_fraction", "fit_ratio"]
+    frame[numeric] = frame[numeric].astype(float)
+    grouped = frame.groupby("run", sort=False)
+    summary = grouped[numeric].mean()
+    summary["accuracy_std"] = grouped["accuracy"].std()
+    summary["macro_f1_std"] = grouped["macro_f1"].std()
+    summary["n_seeds"] = grouped.size()
+    return summary
+
+
+def markdown(summary):
+    """The summary as a markdown table (mean ± std over seeds)."""
+    def number(value, fmt):
+        return "" if pd.isna(value) else format(value, fmt)
+
+    def with_std(mean, std):
+        return number(mean, ".4f") + ("" if pd.isna(std) else f" ± {std:.4f}")
+
+    lines = ["| run | accuracy | macro-F1 | fit (s) | fit / full | peak train mem (MB) "
+             "| trainable params | trainable fraction | predict (texts/s) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for run, row in summary.iterrows():
+        lines.append(
+            f"| {run} | {with_std(row.accuracy, row.accuracy_std)} | "
+            f"{with_std(row.macro_f1, row.macro_f1_std)} | {number(row.fit_s, '.1f')} | "
+            f"{number(row.fit_ratio, '.2f')} | {number(row.peak_mem_mb, '.0f')} | "
+            f"{number(row.n_trainable_params, ',.0f')} | "
+            f"{number(row.trainable_fraction, '.4f')} | {number(row.texts_per_s, '.0f')} |")
+    return "\n".join(lines)
+
+
+def plot(summary, path):
+    """Accuracy against fit time, and against the trainable fraction, as a PNG.
+
+    Returns False (and draws nothing) when matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (by_time, by_fraction) = plt.subplots(1, 2, figsize=(12, 5))
+    for run, row in summary.iterrows():
+        error = None if pd.isna(row.accuracy_std) else row.accuracy_std
+        by_time.errorbar(row.fit_s, row.accuracy, yerr=error, fmt="o")
+        by_time.annotate(run, (row.fit_s, row.accuracy), fontsize=8,
+                         textcoords="offset points", xytext=(4, 4))
+        if not pd.isna(row.trainable_fraction):
+            by_fraction.errorbar(row.trainable_fraction, row.accuracy, yerr=error, fmt="o")
+            by_fraction.annotate(run, (row.trainable_fraction, row.accuracy), fontsize=8,
+                                 textcoords="offset points", xytext=(4, 4))
+    sparse = summary[summary.index.str.startswith("token_sparse")].sort_values("trainable_fraction")
+    by_fraction.plot(sparse.trainable_fraction, sparse.accuracy, "k--", lw=1,
+                     label="token_sparse at several sparsities")
+    by_time.set(xscale="log", xlabel="training wall time (s, log)", ylabel="test accuracy",
+                title="accuracy against training time")
+    # symlog: the frozen-backbone "head" run sits at 0.
+    by_fraction.set_xscale("symlog", linthresh=1e-4)
+    by_fraction.set(xlabel="trainable fraction of the backbone (symlog)",
+                    ylabel="test accuracy", title="accuracy against sparsity")
+    by_fraction.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def update_docs(docs_file, key, section):
+    """Replace the section marked ``key`` in ``docs_file``, or append it."""
+    begin, end = f"<!-- results: {key} -->", f"<!-- end results: {key} -->"
+    text = docs_file.read_text() if docs_file.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{section}\n{end}"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    docs_file.write_text(text)
+
+
+def _device_name(device):
+    import torch
+
+    return "gpu" if device != "cpu" and torch.cuda.is_available() else "cpu"
+
+
+def run(args, log=print):
+    """Run the benchmark described by parsed ``args``; return the result dict."""
+    split = load_split(args)
+    dataset = args.dataset or args.train.resolve().parent.name
+    check_runs(args.runs)
+    runs = args.runs
+    log(f"{dataset}: {len(split[0])} training texts, {len(split[2])} test texts, "
+        f"{len(set(split[1]))} labels; {len(runs)} runs x {len(args.seeds)} seeds")
+    common = {"model": args.model, "max_epochs": args.max_epochs,
+              "batch_size": args.batch_size, "device": args.device,
+              "verbose": int(args.verbose)}
+    rows, jobs = [], [(seed, spec) for seed in args.seeds for spec in runs]
+    context = multiprocessing.get_context("spawn")
+    started = time.perf_counter()
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context,
+                                                max_tasks_per_child=1) as pool:
+        for done, (seed, spec) in enumerate(jobs, 1):
+            row = pool.submit(measure, spec, split, seed, common).result()
+            rows.append(row)
+            log(f"[{done}/{len(jobs)}] {spec} seed={seed}: accuracy {row['accuracy']:.4f}, "
+                f"fit {row['fit_s']:.1f} s ({time.perf_counter() - started:.0f} s so far)")
+    summary = summarise(add_fit_ratios(rows))
+    device = _device_name(args.device)
+    stem = f"{dataset}-{device}-{datetime.date.today().isoformat()}{'-quick' if args.quick else ''}"
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "dataset": dataset, "device": device, "date": datetime.date.today().isoformat(),
+        "settings": {key: str(value) for key, value in vars(args).items()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "n_train": len(split[0]), "n_test": len(split[2]), "n_labels": len(set(split[1])),
+        "rows": rows,
+        "summary": json.loads(summary.reset_index().to_json(orient="records")),
+    }
+    table = markdown(summary)
+    log(table)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = args.out_dir / f"{stem}.json"
+    json_path.write_text(json.dumps(result, indent=2, default=_json_default))
+    (args.out_dir / f"{stem}.md").write_text(table + "\n")
+    written = [json_path, args.out_dir / f"{stem}.md"]
+    if plot(summary, args.out_dir / f"{stem}.png"):
+        written.append(args.out_dir / f"{stem}.png")
+    else:
+        log("matplotlib is not installed, so no plot: pip install 'sklearn-tsft[bench]'")
+    if str(args.docs_file) != "none":
+        section = (f"### {stem}\n\n`{result['command']}`: {result['n_train']} training texts, "
+                   f"{result['n_test']} test texts, {result['n_labels']} labels, "
+                   f"{args.max_epochs} epochs, batch size {args.batch_size}, seeds "
+                   f"{', '.join(map(str, args.seeds))}.\n\n{table}\n")
+        update_docs(args.docs_file, stem, section)
+        written.append(args.docs_file)
+    log("wrote " + ", ".join(map(str, written)))
+    return result
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def main(argv=None):
+    """Entry point of ``python benchmarks/compare.py``."""
+    parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    args = parser.parse_args(argv)
+    run(args, log=(lambda *_: None) if args.quiet else print)

@@ -1,0 +1,79 @@
+"""Reading and writing labelled text tables: CSV, TSV and JSON Lines, or stdin/stdout.
+
+The format follows the file name (``.csv``, ``.tsv``/``.tab``,
+``.jsonl``/``.ndjson``); ``-`` means standard input or output, read and
+written as CSV unless ``format=`` says otherwise.
+"""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+class TableError(ValueError):
+    """A table that cannot be read, or lacks a column the caller needs."""
+
+
+def table_format(path, format=None):
+    """The format of ``path``: ``format`` if given, else from its suffix (``-``: csv)."""
+    if format is not None:
+        if format not in set(FORMATS.values()):
+            raise TableError(f"unknown table format {format!r}; use csv, tsv or jsonl.")
+        return format
+    if str(path) == "-":
+        return "csv"
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise TableError(
+            f"cannot tell the format of {str(path)!r} from its suffix; name it .csv, "
+            ".tsv or .jsonl, or pass the format explicitly."
+        )
+    return FORMATS[suffix]
+
+
+def read_table(path, format=None):
+    """Read a table into a DataFrame; every column is kept.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file, or ``"-"`` for standard input.
+    format : {"csv", "tsv", "jsonl"}, optional
+        Overrides the format implied by the suffix.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+    """
+    kind = table_format(path, format)
+    source = sys.stdin if str(path) == "-" else path
+    if source is path and not Path(path).is_file():
+        raise TableError(f"no such file: {str(path)!r}")
+    try:
+        if kind == "jsonl":
+            return pd.read_json(source, lines=True, dtype=False)
+        # keep_default_na=False: an empty text is an empty string, not NaN.
+        return pd.read_csv(source, sep="\t" if kind == "tsv" else ",", keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise TableError(f"cannot read {str(path)!r} as {kind}: {exc}") from exc
+
+
+def write_table(frame, path, format=None):
+    """Write ``frame`` to ``path`` (``"-"``: standard output) without its index."""
+    kind = table_format(path, format)
+    target = sys.stdout if str(path) == "-" else path
+    if kind == "jsonl":
+        frame.to_json(target, orient="records", lines=True, force_ascii=False)
+    else:
+        frame.to_csv(target, sep="\t" if kind == "tsv" else ",", index=False)
+
+
+def column(frame, name, path):
+    """The column ``name`` of a table read from ``path``, or an error listing the columns."""
+    if name not in frame.columns:
+        available = ", ".join(map(repr, frame.columns)) or "none"
+        raise TableError(f"{str(path)!r} has no column {name!r}; its columns are: {available}.")
+    return frame[name]
