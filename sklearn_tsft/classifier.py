@@ -14,6 +14,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._validation import check_labels, check_texts
+from . import hf_export, persistence
 from .backbone import TextClassifierModule, load_backbone
 from .inference import predict_logits
 from .strategies import make_strategy
@@ -495,3 +496,75 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         """
         scores = self._logits(X)
         return self.classes_[np.argmax(scores, axis=1)]
+
+    def save(self, path):
+        """Write the fitted estimator to a directory, without pickle.
+
+        Weights go to safetensors, the tokenizer to its own files, and the
+        parameters, classes and fitted attributes to JSON (see
+        :mod:`sklearn_tsft.persistence`). Load it with :meth:`load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Directory to write; created if needed, files in it overwritten.
+
+        Returns
+        -------
+        self : TokenSparseClassifier
+        """
+        check_is_fitted(self)
+        persistence.save(self, path)
+        return self
+
+    @classmethod
+    def load(cls, path, *, trust_remote_code=False):
+        """Rebuild a fitted estimator from a directory written by :meth:`save`.
+
+        Nothing is unpickled and no code from the directory runs. A model
+        fitted on a GPU loads on a CPU-only machine.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        trust_remote_code : bool, default=False
+            Let transformers run code shipped with the backbone's config;
+            only for backbones that need it, from sources you trust.
+
+        Returns
+        -------
+        estimator : TokenSparseClassifier
+            Its ``predict_proba`` equals the saved estimator's.
+
+        Examples
+        --------
+        >>> clf.save("my_model")  # doctest: +SKIP
+        >>> TokenSparseClassifier.load("my_model").predict(["lost my card"])  # doctest: +SKIP
+        """
+        return persistence.load(cls, path, trust_remote_code=trust_remote_code)
+
+    def export_pretrained(self, path):
+        """Write a Hugging Face ``AutoModelForSequenceClassification`` directory.
+
+        ``transformers.pipeline("text-classification", model=path)`` loads it
+        (in a process that has imported ``sklearn_tsft``, which registers the
+        mean-pooling architecture with transformers' Auto classes; see
+        :mod:`sklearn_tsft.hf_export`) and gives the same top labels, as
+        strings, with ``id2label`` following ``classes_``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        self : TokenSparseClassifier
+        """
+        check_is_fitted(self)
+        if self.strategy == "prefix":
+            raise ValueError(
+                "strategy='prefix' keeps peft's prefix wrapper, which transformers' "
+                "classification classes cannot hold; use save()/load(), or another strategy."
+            )
+        hf_export.export_pretrained(self.module_, self.text_encoder_.tokenizer, self.classes_, path)
+        return self

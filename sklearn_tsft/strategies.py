@@ -52,6 +52,20 @@ class Strategy:
         """Extra fitted attributes for the estimator (name -> value)."""
         return {}
 
+    def inference_encoder(self, encoder):
+        """Give a fresh encoder the structure of a fitted one, to load saved weights into."""
+        return encoder
+
+    @staticmethod
+    def attributes_to_json(estimator):
+        """The strategy's fitted attributes of ``estimator`` as JSON-ready values."""
+        return {}
+
+    @staticmethod
+    def attributes_from_json(data):
+        """Inverse of :meth:`attributes_to_json`."""
+        return {}
+
 
 def freeze(module):
     for param in module.parameters():
@@ -191,6 +205,9 @@ class PrefixTuning(Strategy):
     def prepare(self, module, dataset, collate, device):
         module.encoder = wrap_in_prefix(module.encoder, self.num_virtual_tokens)
         return module
+
+    def inference_encoder(self, encoder):
+        return wrap_in_prefix(encoder, self.num_virtual_tokens)
 
 
 def wrap_in_prefix(encoder, num_virtual_tokens):

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse
 import torch
 from sklearn.feature_selection import chi2
+from tokenizers.models import WordPiece
 
 TaskToken = namedtuple("TaskToken", ["word", "score", "count", "pieces", "slot"])
 TaskToken.__doc__ = """A task token group found in the training data.
@@ -30,15 +31,23 @@ count : int
     Number of training texts that contain it.
 pieces : tuple of str
     The subword pieces the pretrained tokenizer splits it into.
-slot : str or None
-    The reserved token that now stands for the whole word, if it was merged.
+slot : int or None
+    Vocabulary id of the reserved slot that now spells the whole word (its
+    entry renamed from ``[unusedN]`` to the word), if the word took one.
 """
 
-_RESERVED = re.compile(r"^(\[unused\d+\]|<unused\d+>|<\|reserved_special_token_\d+\|>)$")
+_RESERVED = re.compile(r"^\[unused\d+\]$")
 
 
 def reserved_slots(tokenizer):
-    """Ids of vocabulary entries reserved for new tokens, in id order."""
+    """Ids of vocabulary entries reserved for new tokens, in id order.
+
+    Only WordPiece tokenizers qualify: their slots can be renamed to whole
+    words (:func:`~sklearn_tsft.tokenization.with_words_in_slots`).
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if not isinstance(getattr(backend, "model", None), WordPiece):
+        return []
     vocab = tokenizer.get_vocab()
     return sorted(index for token, index in vocab.items() if _RESERVED.match(token))
 
@@ -122,7 +131,7 @@ def assign_slots(groups, tokenizer):
     Returns
     -------
     merges : dict of tuple of int to int
-        Piece ids -> slot id, for :class:`~sklearn_tsft.tokenization.TextEncoder`.
+        Piece ids -> id of the reserved slot that the whole word takes.
     """
     multi_piece = [group for group in groups if len(group) > 1]
     return dict(zip(multi_piece, reserved_slots(tokenizer)))
@@ -147,7 +156,7 @@ def describe(tokenizer, groups, scores, counts, merges):
                 score=round(float(score), 4),
                 count=int(count),
                 pieces=pieces,
-                slot=None if slot is None else tokenizer.convert_ids_to_tokens(slot),
+                slot=slot,
             )
         )
     return records

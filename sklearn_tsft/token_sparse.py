@@ -21,13 +21,14 @@ from .selection import block_names, block_of, choose_rows, linear_layers, row_se
 from .sparse_delta import attach_deltas, merge_deltas
 from .strategies import Strategy, freeze, lowest_trained_block
 from .task_tokens import (
+    TaskToken,
     assign_slots,
     describe,
     discover_task_tokens,
     initialise_slot_embeddings,
     reserved_slots,
 )
-from .tokenization import TextEncoder
+from .tokenization import TextEncoder, with_words_in_slots
 
 # Texts sampled for the sensitivity scores: enough batches for stable
 # rankings, few enough to cost a small fraction of one epoch.
@@ -85,8 +86,8 @@ class TokenSparse(Strategy):
         if self.adaptive_tokenization:
             if not reserved_slots(tokenizer):
                 warnings.warn(
-                    "adaptive_tokenization: the tokenizer has no reserved slots "
-                    "([unusedN]); task words keep their subword pieces.",
+                    "adaptive_tokenization: the tokenizer is not WordPiece or has no "
+                    "reserved slots ([unusedN]); task words keep their subword pieces.",
                     UserWarning,
                 )
             merges = assign_slots(groups, tokenizer)
@@ -95,7 +96,11 @@ class TokenSparse(Strategy):
         # Best group first, so a small budget keeps the strongest embedding rows.
         ids_by_score = ((merges[g],) if g in merges else g for g in groups)
         self.task_token_ids = list(dict.fromkeys(i for ids in ids_by_score for i in ids))
-        return TextEncoder(tokenizer, max_length, merges)
+        tokenizer = with_words_in_slots(
+            tokenizer, {token.word: token.slot for token in self.task_tokens_
+             if token.slot is not None}
+        )
+        return TextEncoder(tokenizer, max_length)
 
     def _selection_batches(self, dataset, collate, device):
         order = torch.randperm(len(dataset))[:SELECTION_TEXTS].tolist()
@@ -153,4 +158,26 @@ class TokenSparse(Strategy):
             "task_tokens_": self.task_tokens_,
             "selected_rows_": self.selected_rows_,
             "selection_summary_": self.selection_summary_,
+        }
+
+    @staticmethod
+    def attributes_to_json(estimator):
+        return {
+            "task_tokens_": [list(token) for token in estimator.task_tokens_],
+            "selected_rows_": {name: rows.tolist()
+                               for name, rows in estimator.selected_rows_.items()},
+            "selection_summary_": estimator.selection_summary_,
+        }
+
+    @staticmethod
+    def attributes_from_json(data):
+        return {
+            "task_tokens_": [
+                TaskToken(word, score, count, tuple(pieces), slot)
+                for word, score, count, pieces, slot in data["task_tokens_"]
+            ],
+            "selected_rows_": {name: np.asarray(rows, dtype=np.int64)
+                               for name, rows in data["selected_rows_"].items()},
+            "selection_summary_": {name: tuple(sizes)
+                                   for name, sizes in data["selection_summary_"].items()},
         }

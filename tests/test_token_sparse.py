@@ -11,7 +11,7 @@ from sklearn_tsft.backbone import TextClassifierModule, load_backbone
 from sklearn_tsft.frozen_prefix import PrefixCachedModule
 from sklearn_tsft.sparse_delta import RowDeltaEmbedding, RowDeltaLinear, attach_deltas, merge_deltas
 from sklearn_tsft.task_tokens import discover_task_tokens, reserved_slots
-from sklearn_tsft.tokenization import TextEncoder
+from sklearn_tsft.tokenization import TextEncoder, with_words_in_slots
 
 from .helpers import make_texts
 
@@ -49,21 +49,23 @@ def test_task_tokens_are_the_topic_words(fitted):
 def test_multi_piece_task_words_take_reserved_slots(fitted, tiny_backbone):
     merged = [token for token in fitted.task_tokens_ if token.slot is not None]
     assert merged and all(len(token.pieces) > 1 for token in merged)
-    assert all(token.slot.startswith("[unused") for token in merged)
-    word = merged[0].word
-    ids = fitted.text_encoder_.encode([f"please {word}"])[0]
-    slot_id = fitted.text_encoder_.tokenizer.convert_tokens_to_ids(merged[0].slot)
-    assert slot_id in ids and len(ids) == 4  # [CLS] please <slot> [SEP]
+    pretrained, _, _ = load_backbone(tiny_backbone)
+    assert all(pretrained.convert_ids_to_tokens(token.slot).startswith("[unused")
+               for token in merged)
+    word, slot = merged[0].word, merged[0].slot
+    assert fitted.text_encoder_.encode([f"please {word}"])[0] == [
+        pretrained.cls_token_id, pretrained.convert_tokens_to_ids("please"), slot,
+        pretrained.sep_token_id]
 
 
-def test_text_encoder_keeps_pieces_of_a_word_cut_by_truncation(tiny_backbone):
+def test_words_in_slots_tokenize_as_one_token_and_prefix_longer_words(tiny_backbone):
     tokenizer, _, _ = load_backbone(tiny_backbone)
-    pieces = tuple(tokenizer("reimburse", add_special_tokens=False)["input_ids"])
-    assert len(pieces) > 1
-    encoder = TextEncoder(tokenizer, max_length=64, merges={pieces: 1})
-    assert encoder.encode(["reimburse me"])[0][1] == 1
-    cut = TextEncoder(tokenizer, max_length=3, merges={pieces: 1}).encode(["reimburse me"])[0]
-    assert 1 not in cut
+    assert len(tokenizer.tokenize("reimburse")) > 1
+    adapted = with_words_in_slots(tokenizer, {"reimburse": 1})
+    assert TextEncoder(adapted, 64).encode(["reimburse me"])[0][1:-2] == [1]
+    assert adapted.convert_ids_to_tokens(adapted("reimbursed")["input_ids"]) == [
+        "[CLS]", "reimburse", "##d", "[SEP]"]
+    assert tokenizer.tokenize("reimburse") != ["reimburse"]  # the original is untouched
 
 
 def test_slot_embedding_starts_as_the_mean_of_its_pieces(tiny_backbone, data):
@@ -72,8 +74,11 @@ def test_slot_embedding_starts_as_the_mean_of_its_pieces(tiny_backbone, data):
     clf.fit(*data)
     weights = encoder.get_input_embeddings().weight
     fitted_weights = clf.module_.encoder.get_input_embeddings().weight
-    for pieces, slot in clf.text_encoder_.merges.items():
-        torch.testing.assert_close(fitted_weights[slot], weights[list(pieces)].mean(0))
+    merged = [token for token in clf.task_tokens_ if token.slot is not None]
+    assert merged
+    for token in merged:
+        pieces = tokenizer.convert_tokens_to_ids(list(token.pieces))
+        torch.testing.assert_close(fitted_weights[token.slot], weights[pieces].mean(0))
 
 
 def test_only_chosen_rows_change_and_no_parameter_is_added(fitted, tiny_backbone):
@@ -83,7 +88,7 @@ def test_only_chosen_rows_change_and_no_parameter_is_added(fitted, tiny_backbone
     assert {k: v.shape for k, v in after.items()} == {k: v.shape for k, v in before.items()}
     assert set(fitted.module_.state_dict()) == {f"encoder.{k}" for k in before} | {
         "head.weight", "head.bias"}
-    slots = set(fitted.text_encoder_.merges.values())
+    slots = {token.slot for token in fitted.task_tokens_ if token.slot is not None}
     changed_somewhere = False
     for name, value in after.items():
         module_name, kind = name.rsplit(".", 1)
@@ -242,6 +247,7 @@ def test_a_small_budget_keeps_the_best_task_tokens_embedding_rows(tiny_backbone,
     tokenizer = clf.text_encoder_.tokenizer
     ids_by_score = []
     for token in clf.task_tokens_:
-        pieces = [token.slot] if token.slot else list(token.pieces)
-        ids_by_score += [i for i in tokenizer.convert_tokens_to_ids(pieces) if i not in ids_by_score]
+        ids = ([token.slot] if token.slot is not None
+               else tokenizer.convert_tokens_to_ids(list(token.pieces)))
+        ids_by_score += [i for i in ids if i not in ids_by_score]
     assert sorted(rows) == sorted(ids_by_score[:2])

@@ -1,0 +1,105 @@
+"""Export to a Hugging Face ``AutoModelForSequenceClassification`` directory.
+
+The estimator classifies the *mean* of the encoder's token states, which no
+standard ``*ForSequenceClassification`` class of a BERT-like encoder does
+(they read the first token). The exported directory therefore uses a small
+architecture of ours, ``model_type="tsft_text_classifier"`` (the backbone's
+own config nested inside, plus mean pooling and the linear head), which this
+module registers with transformers' Auto classes when ``sklearn_tsft`` is
+imported. In such a process ``AutoModelForSequenceClassification`` and
+``transformers.pipeline("text-classification", model=path)`` load it like
+any other model, with no ``trust_remote_code``.
+"""
+
+import torch
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    PretrainedConfig,
+    PreTrainedModel,
+)
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from .backbone import mean_pool
+
+
+class TsftTextClassifierConfig(PretrainedConfig):
+    """Config of an exported classifier: the backbone's config and the head's size.
+
+    Parameters
+    ----------
+    encoder : dict, optional
+        The backbone's config as ``PretrainedConfig.to_dict()`` gives it.
+    **kwargs
+        The usual ``PretrainedConfig`` arguments (``id2label``, ...).
+    """
+
+    model_type = "tsft_text_classifier"
+
+    def __init__(self, encoder=None, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder or {}
+
+    def encoder_config(self):
+        """The nested backbone config as a ``PretrainedConfig``."""
+        settings = dict(self.encoder)
+        return AutoConfig.for_model(settings.pop("model_type"), **settings)
+
+
+class TsftForSequenceClassification(PreTrainedModel):
+    """Backbone, mean pooling over non-padding tokens, and a linear head."""
+
+    config_class = TsftTextClassifierConfig
+    base_model_prefix = "encoder"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.encoder = AutoModel.from_config(config.encoder_config())
+        self.head = nn.Linear(self.encoder.config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs):
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        logits = self.head(mean_pool(hidden.last_hidden_state, attention_mask))
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits, labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def register():
+    """Make the Auto classes (and so ``pipeline``) know the exported architecture."""
+    AutoConfig.register(TsftTextClassifierConfig.model_type, TsftTextClassifierConfig,
+                        exist_ok=True)
+    AutoModelForSequenceClassification.register(
+        TsftTextClassifierConfig, TsftForSequenceClassification, exist_ok=True)
+
+
+def export_pretrained(module, tokenizer, classes, path):
+    """Write a fitted module and its tokenizer as a transformers model directory.
+
+    Parameters
+    ----------
+    module : TextClassifierModule
+        A fitted module whose encoder is a plain transformers model.
+    tokenizer : transformers.PreTrainedTokenizerBase
+    classes : ndarray
+        Labels in logit order; written as ``id2label`` (as strings).
+    path : str or os.PathLike
+    """
+    encoder = module.encoder
+    labels = {i: str(label) for i, label in enumerate(classes)}
+    config = TsftTextClassifierConfig(
+        encoder=encoder.config.to_dict(),
+        id2label=labels,
+        label2id={label: i for i, label in labels.items()},
+    )
+    exported = TsftForSequenceClassification(config)
+    exported.encoder.load_state_dict(encoder.state_dict())
+    exported.head.load_state_dict(module.head.state_dict())
+    exported.save_pretrained(path)
+    tokenizer.save_pretrained(path)

@@ -1,0 +1,210 @@
+"""Saving a fitted estimator to a directory and loading it back, without pickle.
+
+A saved directory holds::
+
+    tsft.json           format version, package version, the estimator's
+                        parameters, classes (with their type), fitted
+                        attributes
+    model.safetensors   the fitted module's weights (backbone and head)
+    backbone/           the backbone's transformers config
+    tokenizer/          the tokenizer files (task words in their slots)
+
+Loading reads JSON and safetensors only: nothing is unpickled, and no code
+from the directory runs unless the caller passes ``trust_remote_code=True``.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import safetensors.torch
+from safetensors import SafetensorError
+from skorch.history import History
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from . import __version__
+from .backbone import TextClassifierModule, quiet_transformers
+from .strategies import available_strategies, make_strategy
+from .tokenization import TextEncoder
+
+FORMAT_VERSION = 1
+METADATA = "tsft.json"
+WEIGHTS = "model.safetensors"
+FILES = (METADATA, WEIGHTS, "backbone/config.json", "tokenizer")
+
+
+class ModelFormatError(ValueError):
+    """A saved model directory that cannot be loaded as it is."""
+
+
+def encode_value(value, name):
+    """A parameter or label as JSON, or an error naming what cannot be saved."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [encode_value(item, name) for item in value]
+    if isinstance(value, dict):
+        # Keys may be labels of any JSON type (class_weight), so store pairs.
+        return {"__pairs__": [[encode_value(k, name), encode_value(v, name)]
+                              for k, v in value.items()]}
+    raise ValueError(
+        f"{name}={value!r} cannot be saved as JSON; set it to an int, float, str, "
+        "list, dict or None before saving (pickle keeps any value, for trusted use)."
+    )
+
+
+def decode_value(value):
+    if isinstance(value, dict):
+        return {decode_value(k): decode_value(v) for k, v in value["__pairs__"]}
+    if isinstance(value, list):
+        return [decode_value(item) for item in value]
+    return value
+
+
+def _encode_classes(classes):
+    dtype = "object" if classes.dtype == object else classes.dtype.str
+    return {"dtype": dtype, "values": [encode_value(c, "classes_") for c in classes]}
+
+
+def _decode_classes(data):
+    return np.array(data["values"], dtype=object if data["dtype"] == "object" else data["dtype"])
+
+
+def base_encoder(module):
+    """The transformers model inside the fitted module (under peft's wrapper, if any)."""
+    encoder = module.encoder
+    return encoder.get_base_model() if hasattr(encoder, "get_base_model") else encoder
+
+
+def save(estimator, path):
+    """Write a fitted estimator to the directory ``path`` (created if needed).
+
+    Parameters
+    ----------
+    estimator : TokenSparseClassifier
+        A fitted estimator.
+    path : str or os.PathLike
+    """
+    params = {name: encode_value(value, name)
+              for name, value in estimator.get_params(deep=False).items()}
+    strategy = available_strategies()[estimator.strategy]
+    text_encoder = estimator.text_encoder_
+    metadata = {
+        "format": "sklearn-tsft",
+        "format_version": FORMAT_VERSION,
+        "sklearn_tsft_version": __version__,
+        "params": params,
+        "classes": _encode_classes(estimator.classes_),
+        "backbone_name": estimator.backbone_name_,
+        "n_trainable_params": estimator.n_trainable_params_,
+        "trainable_fraction": estimator.trainable_fraction_,
+        "history": estimator.history_.to_list(),
+        "max_length": text_encoder.max_length,
+        "strategy_attributes": strategy.attributes_to_json(estimator),
+    }
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    # save_model stores tensors that share memory (peft's wrappers) once.
+    safetensors.torch.save_model(estimator.module_, path / WEIGHTS, metadata={"format": "pt"})
+    base_encoder(estimator.module_).config.save_pretrained(path / "backbone")
+    text_encoder.tokenizer.save_pretrained(path / "tokenizer")
+    # Written last: a directory without it is an incomplete save.
+    (path / METADATA).write_text(json.dumps(metadata, indent=1, default=_json_scalar))
+
+
+def _json_scalar(value):
+    # skorch's history may hold numpy scalars.
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def read_metadata(path):
+    """The checked contents of ``tsft.json`` in ``path``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelFormatError(f"{str(path)!r} is not a directory written by save().")
+    missing = [name for name in FILES if not (path / name).exists()]
+    if missing:
+        raise ModelFormatError(
+            f"{str(path)!r} is missing {', '.join(missing)}; it is not a complete "
+            "sklearn-tsft model directory (save again with clf.save(path))."
+        )
+    try:
+        metadata = json.loads((path / METADATA).read_text())
+        version = metadata["format_version"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFormatError(f"{path / METADATA} is corrupted ({exc}).") from exc
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{str(path)!r} was written in format version {version} by sklearn-tsft "
+            f"{metadata.get('sklearn_tsft_version')}; this sklearn-tsft "
+            f"({__version__}) reads up to version {FORMAT_VERSION}. Upgrade: "
+            "pip install -U sklearn-tsft."
+        )
+    return metadata
+
+
+def _load_weights(module, path):
+    try:
+        safetensors.torch.load_model(module, path / WEIGHTS, strict=True, device="cpu")
+    except (SafetensorError, OSError) as exc:
+        raise ModelFormatError(f"{path / WEIGHTS} is corrupted or unreadable ({exc}).") from exc
+    except RuntimeError as exc:  # missing, unexpected or mis-shaped tensors
+        raise ModelFormatError(
+            f"{path / WEIGHTS} does not match the architecture in {path / 'backbone'}: {exc}"
+        ) from exc
+
+
+def load(cls, path, *, trust_remote_code=False):
+    """Rebuild an estimator of class ``cls`` from a directory written by :func:`save`.
+
+    Parameters
+    ----------
+    cls : type
+        ``TokenSparseClassifier`` (or a subclass).
+    path : str or os.PathLike
+    trust_remote_code : bool, default=False
+        Passed to transformers; only for backbones whose config needs code
+        from the directory, and only for directories you trust.
+
+    Returns
+    -------
+    estimator : cls
+        Fitted; ``predict_proba`` gives what the saved estimator gave.
+    """
+    path = Path(path)
+    metadata = read_metadata(path)
+    try:
+        params = {name: decode_value(value) for name, value in metadata["params"].items()}
+        classes = _decode_classes(metadata["classes"])
+        strategy = make_strategy(params["strategy"], params)
+        with quiet_transformers(0):
+            config = AutoConfig.from_pretrained(
+                path / "backbone", local_files_only=True, trust_remote_code=trust_remote_code)
+            encoder = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
+            tokenizer = AutoTokenizer.from_pretrained(
+                path / "tokenizer", local_files_only=True, trust_remote_code=trust_remote_code)
+        attributes = available_strategies()[params["strategy"]].attributes_from_json(
+            metadata["strategy_attributes"])
+    except (KeyError, TypeError, ValueError, OSError) as exc:
+        if isinstance(exc, ModelFormatError):
+            raise
+        raise ModelFormatError(f"cannot load {str(path)!r}: {exc}") from exc
+    module = TextClassifierModule(strategy.inference_encoder(encoder), len(classes))
+    _load_weights(module, path)
+
+    estimator = cls(**params)
+    for name, value in attributes.items():
+        setattr(estimator, name, value)
+    estimator.backbone_name_ = metadata["backbone_name"]
+    estimator.text_encoder_ = TextEncoder(tokenizer, metadata["max_length"])
+    estimator.history_ = History(metadata["history"])
+    estimator.n_trainable_params_ = metadata["n_trainable_params"]
+    estimator.trainable_fraction_ = metadata["trainable_fraction"]
+    estimator.n_classes_ = len(classes)
+    estimator.module_ = module.eval()
+    estimator.classes_ = classes
+    return estimator
