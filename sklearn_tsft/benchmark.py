@@ -79,7 +79,6 @@ def add_arguments(parser):
                         help="markdown file whose results section for this run is "
                         "replaced (or appended); 'none' to leave docs alone")
     parser.add_argument("--verbose", action="store_true", help="show each fit's progress bar")
-    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return parser
 
 
@@ -290,10 +289,10 @@ def _device_name(device):
 
 def run(args, log=print):
     """Run the benchmark described by parsed ``args``; return the result dict."""
-    split = load_split(args)
-    dataset = args.dataset or args.train.resolve().parent.name
     check_runs(args.runs)
     runs = args.runs
+    split = load_split(args)
+    dataset = args.dataset or args.train.resolve().parent.name
     log(f"{dataset}: {len(split[0])} training texts, {len(split[2])} test texts, "
         f"{len(set(split[1]))} labels; {len(runs)} runs x {len(args.seeds)} seeds")
     common = {"model": args.model, "max_epochs": args.max_epochs,
@@ -353,5 +352,6 @@ def _json_default(value):
 def main(argv=None):
     """Entry point of ``python benchmarks/compare.py``."""
     parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     args = parser.parse_args(argv)
     run(args, log=(lambda *_: None) if args.quiet else print)

@@ -16,6 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from ._validation import check_labels, check_texts
 from . import hf_export, persistence
 from .backbone import TextClassifierModule, load_backbone
+from .calibration import fit_temperature
 from .inference import predict_logits
 from .strategies import make_strategy
 from .training import FitInterrupted, PadCollator, TokenizedTexts, build_net
@@ -146,6 +147,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     early_stopping : int or None, default=None
         Stop when ``valid_loss`` has not improved for this many epochs and
         restore the best epoch's weights. Needs ``validation_fraction``.
+    calibrate : bool, default=False
+        Fit a temperature on the held-out split after training and divide
+        the logits by it (temperature scaling), so that ``predict_proba``
+        is better calibrated; predictions do not change. Needs
+        ``validation_fraction``.
     device : str, default="auto"
         Torch device; ``"auto"`` uses CUDA when available, else the CPU.
     precision : {"auto", "fp32", "bf16"}, default="auto"
@@ -178,6 +184,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         backbone parameters. Same definition for every strategy.
     module_ : TextClassifierModule
         The fitted torch module (on the CPU between calls).
+    temperature_ : float
+        The logits are divided by it: fitted when ``calibrate=True``, else 1.
     text_encoder_ : TextEncoder
         Tokenizer applied to texts in ``predict``.
 
@@ -220,6 +228,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         class_weight=None,
         validation_fraction=None,
         early_stopping=None,
+        calibrate=False,
         device="auto",
         precision="auto",
         random_state=None,
@@ -246,6 +255,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
+        self.calibrate = calibrate
         self.device = device
         self.precision = precision
         self.random_state = random_state
@@ -287,6 +297,13 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                     "early_stopping needs held-out data: set validation_fraction "
                     "(e.g. 0.1) as well, or early_stopping=None."
                 )
+        if not isinstance(self.calibrate, (bool, np.bool_)):
+            raise ValueError(f"calibrate must be True or False, got {self.calibrate!r}.")
+        if self.calibrate and self.validation_fraction is None:
+            raise ValueError(
+                "calibrate=True fits the temperature on held-out data: set "
+                "validation_fraction (e.g. 0.1) as well, or calibrate=False."
+            )
         if not (self.class_weight is None or self.class_weight == "balanced"
                 or isinstance(self.class_weight, dict)):
             raise ValueError(
@@ -402,6 +419,13 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 del trained
                 _free_accelerator_memory(device)
 
+        temperature = 1.0
+        if self.calibrate:
+            temperature = fit_temperature(
+                self._module_logits(fitted_module, [input_ids[i] for i in valid_idx],
+                                    text_encoder.pad_token_id, device),
+                encoded[valid_idx],
+            )
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)
         self.backbone_name_ = backbone_name
@@ -411,6 +435,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.trainable_fraction_ = (n_trainable - n_head) / n_backbone
         self.n_classes_ = len(classes)
         self.module_ = fitted_module.eval()
+        self.temperature_ = temperature
         # Set last: check_is_fitted and callers see a complete fit or none.
         self.classes_ = classes
         return self
@@ -419,18 +444,25 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         for name in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:
             delattr(self, name)
 
-    def _logits(self, X):
-        check_is_fitted(self)
-        texts = check_texts(X)
-        device = resolve_device(self.device)
+    def _module_logits(self, module, input_ids, pad_token_id, device):
         return predict_logits(
-            self.module_,
-            self.text_encoder_.encode(texts),
-            pad_token_id=self.text_encoder_.pad_token_id,
+            module,
+            input_ids,
+            pad_token_id=pad_token_id,
             batch_size=self.batch_size,
             device=device,
             precision=resolve_precision(self.precision, device),
+            progress=self.verbose > 0,
         ).astype(np.float64)
+
+    def _logits(self, X):
+        check_is_fitted(self)
+        texts = check_texts(X)
+        logits = self._module_logits(
+            self.module_, self.text_encoder_.encode(texts), self.text_encoder_.pad_token_id,
+            resolve_device(self.device),
+        )
+        return logits / self.temperature_
 
     def decision_function(self, X):
         """Class scores (logits) of each text.

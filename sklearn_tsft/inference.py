@@ -1,12 +1,16 @@
 """Batched prediction: length-sorted batches, dynamic padding, no autograd."""
 
+import sys
+
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from .training import autocast, pad_batch
 
 
-def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, precision):
+def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, precision,
+                   progress=False):
     """Logits of a module for already tokenized texts, in input order.
 
     Texts are sorted by length so each batch pads little, and the rows are
@@ -22,6 +26,8 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
     batch_size : int
     device : str
     precision : {"fp32", "bf16"}
+    progress : bool, default=False
+        Show a progress bar over the batches (on stderr).
 
     Returns
     -------
@@ -33,7 +39,8 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
     chunks = []
     try:
         with torch.inference_mode(), autocast(device, precision):
-            for start in range(0, len(order), batch_size):
+            starts = range(0, len(order), batch_size)
+            for start in tqdm(starts, disable=not progress, file=sys.stderr, desc="predict"):
                 batch = [input_ids[i] for i in order[start : start + batch_size]]
                 padded, mask = pad_batch(batch, pad_token_id)
                 logits = module(input_ids=padded.to(device), attention_mask=mask.to(device))

@@ -101,6 +101,7 @@ def save(estimator, path):
         "n_trainable_params": estimator.n_trainable_params_,
         "trainable_fraction": estimator.trainable_fraction_,
         "history": estimator.history_.to_list(),
+        "temperature": estimator.temperature_,
         "max_length": text_encoder.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
     }
@@ -153,8 +154,9 @@ def _load_weights(module, path):
     except (SafetensorError, OSError) as exc:
         raise ModelFormatError(f"{path / WEIGHTS} is corrupted or unreadable ({exc}).") from exc
     except RuntimeError as exc:  # missing, unexpected or mis-shaped tensors
+        details = " ".join(str(exc).split())
         raise ModelFormatError(
-            f"{path / WEIGHTS} does not match the architecture in {path / 'backbone'}: {exc}"
+            f"{path / WEIGHTS} does not match the architecture in {path / 'backbone'}: {details}"
         ) from exc
 
 
@@ -206,5 +208,6 @@ def load(cls, path, *, trust_remote_code=False):
     estimator.trainable_fraction_ = metadata["trainable_fraction"]
     estimator.n_classes_ = len(classes)
     estimator.module_ = module.eval()
+    estimator.temperature_ = metadata["temperature"]
     estimator.classes_ = classes
     return estimator

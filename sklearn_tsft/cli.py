@@ -1,0 +1,165 @@
+"""The ``tsft`` command: fit, predict, evaluate and benchmark from a shell.
+
+Exit status 0 on success, 2 on bad usage or bad input (one line on stderr,
+no traceback), 130 when interrupted.
+"""
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+from . import __version__
+from .tables import column, read_table, write_table
+
+USER_ERRORS = (ValueError, TypeError, ImportError, OSError)
+
+
+def _progress(message, args):
+    if not args.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _parameter(text):
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME=VALUE, e.g. lora_r=16")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value  # a bare word is a string
+
+
+def cmd_fit(args):
+    from . import TokenSparseClassifier
+
+    frame = read_table(args.train, args.format)
+    texts = column(frame, args.text_column, args.train)
+    labels = column(frame, args.label_column, args.train)
+    params = {"model": args.model, "strategy": args.strategy, "sparsity": args.sparsity,
+              "max_epochs": args.max_epochs, "batch_size": args.batch_size,
+              "device": args.device, "random_state": args.random_state,
+              "verbose": 0 if args.quiet else 1, **dict(args.param)}
+    _progress(f"fitting on {len(frame)} texts of {labels.nunique()} classes", args)
+    clf = TokenSparseClassifier(**params).fit(texts, labels)
+    clf.save(args.out)
+    _progress(f"saved to {args.out}", args)
+
+
+def _load(args):
+    from . import TokenSparseClassifier
+
+    clf = TokenSparseClassifier.load(args.model_dir)
+    if args.device is not None:
+        clf.set_params(device=args.device)
+    return clf.set_params(verbose=0 if args.quiet else 1)
+
+
+def cmd_predict(args):
+    clf = _load(args)
+    frame = read_table(args.input, args.format)
+    texts = column(frame, args.text_column, args.input)
+    out = frame.copy()
+    if args.proba:
+        for label, proba in zip(clf.classes_, clf.predict_proba(texts).T):
+            out[f"proba_{label}"] = proba
+    out[args.prediction_column] = clf.predict(texts)
+    write_table(out, args.out, args.out_format)
+
+
+def cmd_evaluate(args):
+    from sklearn.metrics import accuracy_score, classification_report, f1_score
+
+    clf = _load(args)
+    frame = read_table(args.test, args.format)
+    texts = column(frame, args.text_column, args.test)
+    truth = column(frame, args.label_column, args.test).to_numpy()
+    predicted = clf.predict(texts)
+    print(f"accuracy: {accuracy_score(truth, predicted):.4f}")
+    print(f"macro-F1: {f1_score(truth, predicted, average='macro'):.4f}")
+    print(classification_report(truth, predicted, zero_division=0))
+
+
+def cmd_bench(args):
+    from .benchmark import run
+
+    run(args, log=(lambda *_: None) if args.quiet else print)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="tsft", description="Token-sparse finetuning of small transformers for text "
+        "classification. Tables are CSV, TSV or JSON Lines (by suffix; '-' is stdin/stdout).")
+    parser.add_argument("--version", action="version", version=f"sklearn-tsft {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, func, help):
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(func=func)
+        sub.add_argument("--quiet", action="store_true", help="no progress output")
+        return sub
+
+    def table_options(sub, label=False):
+        sub.add_argument("--text-column", default="text")
+        if label:
+            sub.add_argument("--label-column", default="label")
+        sub.add_argument("--format", choices=["csv", "tsv", "jsonl"],
+                         help="input format when the suffix does not tell (default for '-': csv)")
+
+    fit = command("fit", cmd_fit, "fit a classifier on a labelled table and save it")
+    fit.add_argument("train", type=Path, help="training table")
+    table_options(fit, label=True)
+    fit.add_argument("--out", required=True, type=Path, help="model directory to write")
+    fit.add_argument("--model", default="default", help="backbone: 'default', a local "
+                     "directory or a Hub id")
+    fit.add_argument("--strategy", default="token_sparse")
+    fit.add_argument("--sparsity", type=float, default=0.05)
+    fit.add_argument("--max-epochs", type=int, default=5)
+    fit.add_argument("--batch-size", type=int, default=32)
+    fit.add_argument("--device", default="auto")
+    fit.add_argument("--random-state", type=int, default=0)
+    fit.add_argument("--param", type=_parameter, action="append", default=[],
+                     metavar="NAME=VALUE", help="any other TokenSparseClassifier parameter "
+                     "(repeatable), e.g. --param lora_r=16")
+
+    predict = command("predict", cmd_predict, "predict the labels of a table's texts")
+    predict.add_argument("model_dir", type=Path)
+    predict.add_argument("input", help="table of texts, or '-' for stdin")
+    table_options(predict)
+    predict.add_argument("--out", default="-", help="output table (default: stdout as CSV)")
+    predict.add_argument("--out-format", choices=["csv", "tsv", "jsonl"])
+    predict.add_argument("--proba", action="store_true", help="add a proba_<label> column per class")
+    predict.add_argument("--prediction-column", default="prediction")
+    predict.add_argument("--device")
+
+    evaluate = command("evaluate", cmd_evaluate,
+                       "accuracy, macro-F1 and the classification report on a labelled table")
+    evaluate.add_argument("model_dir", type=Path)
+    evaluate.add_argument("test", help="labelled table, or '-' for stdin")
+    table_options(evaluate, label=True)
+    evaluate.add_argument("--device")
+
+    from .benchmark import add_arguments
+
+    add_arguments(command("bench", cmd_bench, "compare every strategy and TF-IDF on one dataset"))
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``tsft`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        print("tsft: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"tsft {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def console():
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The tsft command line: round trips, formats, stdin/stdout and exit codes (tiny backbone)."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_tsft import TokenSparseClassifier, __version__
+from sklearn_tsft.cli import main
+
+from .helpers import make_texts
+
+
+@pytest.fixture(scope="module")
+def train_csv(tmp_path_factory):
+    texts, labels = make_texts(20)
+    path = tmp_path_factory.mktemp("data") / "train.csv"
+    pd.DataFrame({"id": range(len(texts)), "text": texts, "label": labels}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(train_csv, tiny_backbone, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    status = main(["fit", str(train_csv), "--out", str(out), "--model", tiny_backbone,
+                   "--max-epochs", "4", "--batch-size", "8", "--device", "cpu",
+                   "--param", "head_lr=0.1", "--quiet"])
+    assert status == 0
+    return out
+
+
+def test_predict_keeps_other_columns_and_adds_probabilities(model_dir, train_csv, tmp_path):
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model_dir), str(train_csv), "--out", str(out), "--proba",
+                 "--quiet"]) == 0
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["id", "text", "label", "proba_card", "proba_refund",
+                                   "prediction"]
+    assert frame.id.tolist() == list(range(40))
+    assert (frame[["proba_card", "proba_refund"]].sum(axis=1) - 1).abs().max() < 1e-6
+    clf = TokenSparseClassifier.load(model_dir)
+    assert frame.prediction.tolist() == list(clf.predict(frame.text))
+    np.testing.assert_allclose(frame[["proba_card", "proba_refund"]],
+                               clf.predict_proba(frame.text), rtol=1e-6)
+
+
+def test_predict_reads_stdin_and_writes_stdout(model_dir, train_csv, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(train_csv.read_text()))
+    assert main(["predict", str(model_dir), "-", "--quiet"]) == 0
+    frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert len(frame) == 40 and "prediction" in frame
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".jsonl"])
+def test_tsv_and_json_lines_inputs(model_dir, train_csv, tmp_path, suffix):
+    frame = pd.read_csv(train_csv)
+    source = tmp_path / f"input{suffix}"
+    if suffix == ".tsv":
+        frame.to_csv(source, sep="\t", index=False)
+    else:
+        frame.to_json(source, orient="records", lines=True)
+    out = tmp_path / f"out{suffix}"
+    assert main(["predict", str(model_dir), str(source), "--out", str(out), "--quiet"]) == 0
+    result = (pd.read_csv(out, sep="\t") if suffix == ".tsv"
+              else pd.read_json(out, lines=True))
+    assert len(result) == 40 and "prediction" in result
+
+
+def test_evaluate_prints_accuracy_f1_and_report(model_dir, train_csv, capsys):
+    assert main(["evaluate", str(model_dir), str(train_csv), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("accuracy: ") and "macro-F1: " in out and "precision" in out
+
+
+def error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_missing_column_lists_the_columns(model_dir, train_csv, capsys):
+    status = main(["evaluate", str(model_dir), str(train_csv), "--label-column", "intent"])
+    assert status == 2
+    assert error_line(capsys) == (
+        f"tsft evaluate: error: '{train_csv}' has no column 'intent'; its columns are: "
+        "'id', 'text', 'label'.")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "{model}", "missing.csv"], "no such file: 'missing.csv'"),
+    (["predict", "{train}", "{train}"], "is not a directory written by save()"),
+    (["fit", "{train}", "--out", "{tmp}", "--model", "{backbone}", "--sparsity", "2"],
+     "sparsity == 2.0, must be <= 1"),
+    (["fit", "{train}", "--out", "{tmp}", "--strategy", "magic"], "Unknown strategy 'magic'"),
+    (["predict", "{model}", "{train}.unknown"], "cannot tell the format"),
+])
+def test_bad_input_exits_2_with_one_line(argv, message, model_dir, train_csv, tiny_backbone,
+                                         tmp_path, capsys):
+    values = {"model": model_dir, "train": train_csv, "tmp": tmp_path, "backbone": tiny_backbone}
+    assert main([arg.format(**values) for arg in argv] + ["--quiet"]) == 2
+    assert message in error_line(capsys)
+
+
+def test_bad_usage_exits_2():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit"])
+    assert exit_info.value.code == 2
+
+
+def test_console_script_reports_its_version():
+    done = subprocess.run(["tsft", "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"sklearn-tsft {__version__}"

@@ -1,0 +1,168 @@
+"""save/load without pickle, export to transformers, and their error cases (tiny backbone)."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+
+from sklearn_tsft import TokenSparseClassifier
+from sklearn_tsft.persistence import FORMAT_VERSION, ModelFormatError
+
+from .helpers import make_texts
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_backbone, toy_data):
+    clf = TokenSparseClassifier(tiny_backbone, max_epochs=3, batch_size=8, head_lr=1e-1,
+                                random_state=0, device="cpu")
+    return clf.fit(*toy_data)
+
+
+@pytest.fixture(scope="module")
+def saved(fitted, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved")
+    fitted.save(path)
+    return path
+
+
+def test_load_gives_identical_probabilities_params_and_attributes(fitted, saved, toy_data):
+    loaded = TokenSparseClassifier.load(saved)
+    np.testing.assert_array_equal(loaded.predict_proba(toy_data[0]), fitted.predict_proba(toy_data[0]))
+    assert loaded.get_params() == fitted.get_params()
+    np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
+    assert loaded.classes_.dtype == fitted.classes_.dtype
+    assert loaded.task_tokens_ == fitted.task_tokens_
+    assert loaded.selection_summary_ == fitted.selection_summary_
+    assert loaded.selected_rows_.keys() == fitted.selected_rows_.keys()
+    for name, rows in fitted.selected_rows_.items():
+        np.testing.assert_array_equal(loaded.selected_rows_[name], rows)
+    assert loaded.history_[-1, "train_loss"] == fitted.history_[-1, "train_loss"]
+    assert loaded.n_trainable_params_ == fitted.n_trainable_params_
+
+
+def test_saved_directory_holds_no_pickle_and_loading_unpickles_nothing(saved, monkeypatch):
+    names = {p.relative_to(saved).as_posix() for p in saved.rglob("*") if p.is_file()}
+    assert {"tsft.json", "model.safetensors", "backbone/config.json",
+            "tokenizer/tokenizer.json"} <= names
+    assert not any(name.endswith((".pkl", ".bin", ".pt", ".joblib")) for name in names)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load must not unpickle")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    TokenSparseClassifier.load(saved)
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([3, 7]), np.array([True, False]), np.array(["a", "b"], dtype=object),
+    np.array([1.0, 2.0]),
+])
+def test_label_types_survive_the_round_trip(tiny_params, tmp_path, labels):
+    texts, names = make_texts(8)
+    y = np.where(names == "card", labels[0], labels[1])
+    clf = TokenSparseClassifier(strategy="head", **dict(tiny_params, max_epochs=1)).fit(texts, y)
+    clf.save(tmp_path)
+    loaded = TokenSparseClassifier.load(tmp_path)
+    assert loaded.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(loaded.predict(texts), clf.predict(texts))
+
+
+@pytest.mark.parametrize("strategy", ["lora", "prefix"])
+def test_peft_strategies_round_trip(tiny_params, toy_data, tmp_path, strategy):
+    pytest.importorskip("peft")
+    clf = TokenSparseClassifier(strategy=strategy, **dict(tiny_params, max_epochs=2))
+    clf.fit(*toy_data).save(tmp_path)
+    loaded = TokenSparseClassifier.load(tmp_path)
+    np.testing.assert_array_equal(loaded.predict_proba(toy_data[0]), clf.predict_proba(toy_data[0]))
+
+
+def test_save_needs_a_fitted_estimator(tiny_backbone, tmp_path):
+    with pytest.raises(NotFittedError):
+        TokenSparseClassifier(tiny_backbone).save(tmp_path)
+
+
+def test_parameters_that_json_cannot_hold_are_named(fitted, tmp_path):
+    clf = pickle.loads(pickle.dumps(fitted)).set_params(random_state=np.random.RandomState(0))
+    with pytest.raises(ValueError, match="random_state=RandomState.*cannot be saved as JSON"):
+        clf.save(tmp_path)
+
+
+def copy_of(saved, tmp_path):
+    import shutil
+
+    return shutil.copytree(saved, tmp_path / "copy")
+
+
+def edit_metadata(path, change):
+    metadata = json.loads((path / "tsft.json").read_text())
+    change(metadata)
+    (path / "tsft.json").write_text(json.dumps(metadata))
+
+
+def test_not_a_directory(tmp_path):
+    with pytest.raises(ModelFormatError, match="is not a directory written by save"):
+        TokenSparseClassifier.load(tmp_path / "nothing")
+
+
+def test_missing_file(saved, tmp_path):
+    path = copy_of(saved, tmp_path)
+    (path / "model.safetensors").unlink()
+    with pytest.raises(ModelFormatError, match="missing model.safetensors"):
+        TokenSparseClassifier.load(path)
+
+
+def test_corrupted_weights(saved, tmp_path):
+    path = copy_of(saved, tmp_path)
+    data = (path / "model.safetensors").read_bytes()
+    (path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFormatError, match="corrupted or unreadable"):
+        TokenSparseClassifier.load(path)
+
+
+def test_corrupted_metadata(saved, tmp_path):
+    path = copy_of(saved, tmp_path)
+    (path / "tsft.json").write_text("{not json")
+    with pytest.raises(ModelFormatError, match="tsft.json is corrupted"):
+        TokenSparseClassifier.load(path)
+
+
+def test_newer_format_version(saved, tmp_path):
+    path = copy_of(saved, tmp_path)
+    edit_metadata(path, lambda m: m.update(format_version=FORMAT_VERSION + 1))
+    with pytest.raises(ModelFormatError, match=f"format version {FORMAT_VERSION + 1}.*Upgrade"):
+        TokenSparseClassifier.load(path)
+
+
+def test_mismatched_shapes(saved, tmp_path):
+    path = copy_of(saved, tmp_path)
+    # Three classes: the head's saved weights no longer fit.
+    edit_metadata(path, lambda m: m["classes"]["values"].append("transfer"))
+    with pytest.raises(ModelFormatError, match="does not match the architecture.*head"):
+        TokenSparseClassifier.load(path)
+
+
+def test_export_loads_in_a_transformers_pipeline_with_the_same_top_labels(fitted, tmp_path,
+                                                                          toy_data):
+    from transformers import AutoModelForSequenceClassification, pipeline
+
+    fitted.export_pretrained(tmp_path)
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    assert model.config.id2label == {0: "card", 1: "refund"}
+    assert model.config.label2id == {"card": 0, "refund": 1}
+    texts = toy_data[0]
+    outputs = pipeline("text-classification", model=str(tmp_path), device="cpu")(texts)
+    assert [out["label"] for out in outputs] == list(fitted.predict(texts))
+    np.testing.assert_allclose([out["score"] for out in outputs],
+                               fitted.predict_proba(texts).max(axis=1), rtol=1e-4)
+
+
+def test_prefix_models_cannot_be_exported(tiny_params, toy_data, tmp_path):
+    pytest.importorskip("peft")
+    clf = TokenSparseClassifier(strategy="prefix", **dict(tiny_params, max_epochs=1))
+    with pytest.raises(ValueError, match="strategy='prefix'.*use save\\(\\)/load\\(\\)"):
+        clf.fit(*toy_data).export_pretrained(tmp_path)
