@@ -173,7 +173,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         Number of classes.
     history_ : skorch.History
         One entry per epoch (``train_loss``, ``valid_loss``, ``valid_acc``,
-        ``dur``), with per-batch entries under ``"batches"``.
+        ``dur``, and ``cuda_max_memory_mb`` on a GPU), with per-batch
+        entries under ``"batches"``.
     backbone_name_ : str
         The directory or Hub id the backbone was loaded from.
     n_trainable_params_ : int

@@ -12,7 +12,7 @@ import contextlib
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
-from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 from skorch.utils import to_tensor
 from transformers import get_linear_schedule_with_warmup
@@ -145,6 +145,17 @@ class TextClassifierNet(NeuralNetClassifier):
         )
 
 
+class PeakCudaMemory(Callback):
+    """Record ``torch.cuda.max_memory_allocated`` (MB) in the history after each epoch."""
+
+    def on_train_begin(self, net, **kwargs):
+        torch.cuda.reset_peak_memory_stats(net.device)
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("cuda_max_memory_mb",
+                           torch.cuda.max_memory_allocated(net.device) / 2**20)
+
+
 def build_net(
     module,
     *,
@@ -204,6 +215,9 @@ def build_net(
                 EarlyStopping(monitor="valid_loss", patience=early_stopping, load_best=True),
             )
         )
+    on_gpu = torch.device(device).type == "cuda"
+    if on_gpu:
+        callbacks.append(("cuda_memory", PeakCudaMemory()))
     if verbose > 0:
         callbacks.append(("progress", ProgressBar(postfix_keys=["train_loss", "valid_loss"])))
     collate = PadCollator(pad_token_id)
@@ -221,6 +235,9 @@ def build_net(
         iterator_train__shuffle=True,
         iterator_train__collate_fn=collate,
         iterator_train__generator=torch.Generator().manual_seed(seed),
+        # Pinned host memory lets batches copy to the GPU without staging.
+        iterator_train__pin_memory=on_gpu,
+        iterator_valid__pin_memory=on_gpu,
         iterator_valid__collate_fn=collate,
         train_split=None if valid_dataset is None else predefined_split(valid_dataset),
         callbacks=callbacks,
