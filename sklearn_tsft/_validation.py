@@ -106,7 +106,8 @@ def check_labels(y, n_texts):
     labels = np.asarray(y.tolist() if hasattr(y, "tolist") else list(y), dtype=object)
     if labels.ndim != 1:
         raise ValueError(
-            f"y must be 1-D (one label per text), got shape {labels.shape}."
+            f"y must be 1-D (one label per text) or a 2-D 0/1 indicator matrix "
+            f"(multi-label), got shape {labels.shape}."
         )
     if labels.shape[0] != n_texts:
         raise ValueError(
@@ -134,3 +135,46 @@ def check_labels(y, n_texts):
             "two different labels."
         )
     return classes, encoded.astype(np.int64)
+
+
+def is_label_matrix(y):
+    """Whether ``y`` is 2-D with several columns: a multi-label indicator matrix."""
+    if scipy.sparse.issparse(y):
+        return True
+    try:
+        shape = np.asarray(y).shape
+    except ValueError:  # ragged, e.g. lists of label sets: check_labels explains
+        return False
+    return len(shape) == 2 and shape[1] > 1
+
+
+def check_label_matrix(y, n_texts):
+    """Validate a multi-label indicator matrix.
+
+    Parameters
+    ----------
+    y : array-like or sparse matrix of shape (n_samples, n_labels)
+        0/1 entries, as ``MultiLabelBinarizer`` gives.
+    n_texts : int
+
+    Returns
+    -------
+    indicator : ndarray of float32 of shape (n_samples, n_labels)
+    label_sets : ndarray of int64 of shape (n_samples,)
+        Index of each text's set of labels among the distinct sets (the
+        "label powerset"), for stratifying and for task-token statistics.
+    """
+    indicator = np.asarray(y.toarray() if scipy.sparse.issparse(y) else y)
+    if indicator.shape[0] != n_texts:
+        raise ValueError(
+            f"X and y have different lengths: {n_texts} texts but {indicator.shape[0]} "
+            "rows of labels. Pass one row of the indicator matrix per text."
+        )
+    if not np.isin(indicator, (0, 1)).all():
+        raise ValueError(
+            "A 2-D y must be a 0/1 indicator matrix (one column per label, as "
+            "sklearn.preprocessing.MultiLabelBinarizer gives); for one label per "
+            "text pass a 1-D y."
+        )
+    _, label_sets = np.unique(indicator, axis=0, return_inverse=True)
+    return indicator.astype(np.float32), label_sets.ravel().astype(np.int64)

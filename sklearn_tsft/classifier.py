@@ -6,14 +6,14 @@ import numbers
 
 import numpy as np
 import torch
-from scipy.special import log_softmax, softmax
+from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._validation import check_labels, check_texts
+from ._validation import check_label_matrix, check_labels, check_texts, is_label_matrix
 from . import hf_export, persistence
 from .backbone import TextClassifierModule, load_backbone
 from .calibration import fit_temperature
@@ -152,6 +152,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         the logits by it (temperature scaling), so that ``predict_proba``
         is better calibrated; predictions do not change. Needs
         ``validation_fraction``.
+    threshold : float in (0, 1), default=0.5
+        Multi-label only: ``predict`` marks a label when its probability is
+        at least this.
     device : str, default="auto"
         Torch device; ``"auto"`` uses CUDA when available, else the CPU.
     precision : {"auto", "fp32", "bf16"}, default="auto"
@@ -168,9 +171,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The labels seen in ``fit``, sorted, in their original type.
+        The labels seen in ``fit``, sorted, in their original type; for a
+        multi-label ``y``, the column indices ``0 .. n_labels - 1``.
     n_classes_ : int
-        Number of classes.
+        Number of classes (of labels, for multi-label data).
+    multilabel_ : bool
+        Whether ``y`` was a multi-label indicator matrix.
     history_ : skorch.History
         One entry per epoch (``train_loss``, ``valid_loss``, ``valid_acc``,
         ``dur``, and ``cuda_max_memory_mb`` on a GPU), with per-batch
@@ -230,6 +236,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=None,
         early_stopping=None,
         calibrate=False,
+        threshold=0.5,
         device="auto",
         precision="auto",
         random_state=None,
@@ -257,6 +264,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.calibrate = calibrate
+        self.threshold = threshold
         self.device = device
         self.precision = precision
         self.random_state = random_state
@@ -267,6 +275,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.one_d_array = True
         tags.input_tags.two_d_array = False
+        tags.classifier_tags.multi_label = True
         return tags
 
     def _validate_params(self):
@@ -282,6 +291,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0)
         check_scalar(self.warmup_ratio, "warmup_ratio", numbers.Real, min_val=0, max_val=1)
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
+        check_scalar(self.threshold, "threshold", numbers.Real, min_val=0, max_val=1,
+                     include_boundaries="neither")
         if self.validation_fraction is not None:
             check_scalar(
                 self.validation_fraction,
@@ -340,6 +351,21 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 "data, a larger fraction, or validation_fraction=None."
             ) from exc
 
+    def _check_targets(self, y, n_texts):
+        """Classes, training targets, one class per text (for splits) and multi-label flag."""
+        if not is_label_matrix(y):
+            classes, encoded = check_labels(y, n_texts)
+            return classes, encoded, encoded, False
+        indicator, label_sets = check_label_matrix(y, n_texts)
+        for name in ("class_weight", "calibrate"):
+            if getattr(self, name):
+                raise ValueError(
+                    f"{name} is for one label per text; with a multi-label y set "
+                    f"{name}={'None' if name == 'class_weight' else 'False'} (use "
+                    "sample_weight to weight texts)."
+                )
+        return np.arange(indicator.shape[1]), indicator, label_sets, True
+
     def fit(self, X, y, sample_weight=None):
         """Finetune the backbone on labelled texts.
 
@@ -348,8 +374,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         X : sequence of str of length n_samples
             Raw texts: a list, tuple, numpy array or pandas Series of
             strings, or a single-column 2-D array or DataFrame.
-        y : array-like of shape (n_samples,)
-            Labels of any hashable type; at least two distinct values.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels of any hashable type, at least two distinct values; or,
+            for multi-label classification, a 0/1 indicator matrix (as
+            ``MultiLabelBinarizer`` gives), trained with a sigmoid per label.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each text in the loss (combined with
             ``class_weight``). Only the relative sizes matter.
@@ -363,18 +391,18 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self._validate_params()
         strategy = make_strategy(self.strategy, self.get_params(deep=False))
         texts = check_texts(X)
-        classes, encoded = check_labels(y, len(texts))
-        labels = classes[encoded]
-        weights = self._sample_weights(sample_weight, labels)
+        classes, targets, groups, multilabel = self._check_targets(y, len(texts))
+        # class_weight (multiclass only) is keyed by the original labels.
+        weights = self._sample_weights(sample_weight, groups if multilabel else classes[groups])
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)
         tokenizer, encoder, backbone_name = load_backbone(self.model, self.verbose)
-        train_idx, valid_idx = self._split(len(texts), encoded, seed)
+        train_idx, valid_idx = self._split(len(texts), groups, seed)
 
         with seeded(seed, device):
             text_encoder = strategy.build_text_encoder(
-                tokenizer, encoder, [texts[i] for i in train_idx], encoded[train_idx],
+                tokenizer, encoder, [texts[i] for i in train_idx], groups[train_idx],
                 self.max_length,
             )
             input_ids = text_encoder.encode(texts)
@@ -382,19 +410,20 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             n_backbone = sum(p.numel() for p in module.encoder.parameters())
             n_head = sum(p.numel() for p in module.head.parameters())
 
-            def subset(idx):
-                return TokenizedTexts(
-                    [input_ids[i] for i in idx], encoded[idx], weights[idx], idx
-                )
+            def subset(idx, labels=targets):
+                return TokenizedTexts([input_ids[i] for i in idx], labels[idx], weights[idx], idx)
 
             train_data = subset(train_idx)
             collate = PadCollator(text_encoder.pad_token_id)
-            trained = strategy.prepare(module, train_data, collate, device)
+            # Strategies that look at labels see one class per text: for
+            # multi-label data, its set of labels.
+            trained = strategy.prepare(module, subset(train_idx, groups), collate, device)
             n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
             net = build_net(
                 trained,
                 n_train=len(train_idx),
                 n_classes=len(classes),
+                multilabel=multilabel,
                 valid_dataset=None if valid_idx is None else subset(valid_idx),
                 pad_token_id=text_encoder.pad_token_id,
                 backbone_lr=strategy.default_lr if self.lr == "auto" else self.lr,
@@ -425,7 +454,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             temperature = fit_temperature(
                 self._module_logits(fitted_module, [input_ids[i] for i in valid_idx],
                                     text_encoder.pad_token_id, device),
-                encoded[valid_idx],
+                targets[valid_idx],
             )
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)
@@ -435,6 +464,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.n_trainable_params_ = int(n_trainable)
         self.trainable_fraction_ = (n_trainable - n_head) / n_backbone
         self.n_classes_ = len(classes)
+        self.multilabel_ = multilabel
         self.module_ = fitted_module.eval()
         self.temperature_ = temperature
         # Set last: check_is_fitted and callers see a complete fit or none.
@@ -476,12 +506,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Columns follow ``classes_``. With two classes, as in
-            scikit-learn, one column: the score of ``classes_[1]`` over
-            ``classes_[0]``.
+            Columns follow ``classes_``. With two classes (one label per
+            text), as in scikit-learn, one column: the score of
+            ``classes_[1]`` over ``classes_[0]``.
         """
         logits = self._logits(X)
-        if logits.shape[1] == 2:
+        if logits.shape[1] == 2 and not self.multilabel_:
             return logits[:, 1] - logits[:, 0]
         return logits
 
@@ -496,9 +526,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Rows sum to 1; columns follow ``classes_``.
+            Columns follow ``classes_``. Rows sum to 1; for multi-label
+            data, each entry is the probability of that label on its own.
         """
-        return softmax(self._logits(X), axis=1)
+        logits = self._logits(X)
+        return expit(logits) if self.multilabel_ else softmax(logits, axis=1)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably.
@@ -512,10 +544,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return log_softmax(self._logits(X), axis=1)
+        logits = self._logits(X)
+        return log_expit(logits) if self.multilabel_ else log_softmax(logits, axis=1)
 
     def predict(self, X):
-        """Most probable label of each text.
+        """Most probable label of each text (or its set of labels).
 
         Parameters
         ----------
@@ -524,12 +557,15 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
-            Values from ``classes_``, in their original type.
+        labels : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Values from ``classes_``, in their original type; for
+            multi-label data, the 0/1 indicator matrix of the labels whose
+            probability reaches ``threshold``.
         """
+        if getattr(self, "multilabel_", False):
+            return (self.predict_proba(X) >= self.threshold).astype(np.int64)
         scores = self._logits(X)
         return self.classes_[np.argmax(scores, axis=1)]
-
     def save(self, path):
         """Write the fitted estimator to a directory, without pickle.
 
@@ -599,5 +635,6 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 "strategy='prefix' keeps peft's prefix wrapper, which transformers' "
                 "classification classes cannot hold; use save()/load(), or another strategy."
             )
-        hf_export.export_pretrained(self.module_, self.text_encoder_.tokenizer, self.classes_, path)
+        hf_export.export_pretrained(self.module_, self.text_encoder_.tokenizer, self.classes_, path,
+                                    multilabel=self.multilabel_)
         return self

@@ -79,7 +79,7 @@ def register():
         TsftTextClassifierConfig, TsftForSequenceClassification, exist_ok=True)
 
 
-def export_pretrained(module, tokenizer, classes, path):
+def export_pretrained(module, tokenizer, classes, path, multilabel=False):
     """Write a fitted module and its tokenizer as a transformers model directory.
 
     Parameters
@@ -90,6 +90,9 @@ def export_pretrained(module, tokenizer, classes, path):
     classes : ndarray
         Labels in logit order; written as ``id2label`` (as strings).
     path : str or os.PathLike
+    multilabel : bool, default=False
+        Sets ``problem_type="multi_label_classification"``, so that
+        ``pipeline`` applies a sigmoid per label instead of a softmax.
     """
     encoder = module.encoder
     labels = {i: str(label) for i, label in enumerate(classes)}
@@ -97,6 +100,7 @@ def export_pretrained(module, tokenizer, classes, path):
         encoder=encoder.config.to_dict(),
         id2label=labels,
         label2id={label: i for i, label in labels.items()},
+        problem_type="multi_label_classification" if multilabel else "single_label_classification",
     )
     exported = TsftForSequenceClassification(config)
     exported.encoder.load_state_dict(encoder.state_dict())

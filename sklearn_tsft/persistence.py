@@ -102,6 +102,7 @@ def save(estimator, path):
         "trainable_fraction": estimator.trainable_fraction_,
         "history": estimator.history_.to_list(),
         "temperature": estimator.temperature_,
+        "multilabel": estimator.multilabel_,
         "max_length": text_encoder.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
     }
@@ -209,5 +210,6 @@ def load(cls, path, *, trust_remote_code=False):
     estimator.n_classes_ = len(classes)
     estimator.module_ = module.eval()
     estimator.temperature_ = metadata["temperature"]
+    estimator.multilabel_ = metadata["multilabel"]
     estimator.classes_ = classes
     return estimator

@@ -25,8 +25,9 @@ class TokenizedTexts(torch.utils.data.Dataset):
     ----------
     input_ids : list of list of int
         Unpadded token ids of each text.
-    labels : ndarray of int64, optional
-        Encoded class of each text; zeros when only predicting.
+    labels : ndarray of int64 or float32, optional
+        Encoded class of each text (int64), or its row of a multi-label
+        indicator matrix (float32); zeros when only predicting.
     sample_weight : ndarray of float32, optional
         Weight of each text in the loss; ones when omitted.
     example_index : ndarray of int64, optional
@@ -81,7 +82,8 @@ class PadCollator:
             "sample_weight": torch.as_tensor(np.asarray(weights), dtype=torch.float32),
             "example_index": torch.as_tensor(np.asarray(example_index), dtype=torch.long),
         }
-        return inputs, torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        # int64 class indices, or float32 rows of a multi-label indicator matrix.
+        return inputs, torch.as_tensor(np.asarray(labels))
 
 
 def autocast(device, precision):
@@ -127,6 +129,8 @@ class TextClassifierNet(NeuralNetClassifier):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = to_tensor(y_true, device=self.device)
         losses = self.criterion_(y_pred, y_true)
+        if losses.ndim == 2:  # multi-label: one loss per text and label
+            losses = losses.mean(dim=1)
         weights = to_tensor(X["sample_weight"], device=self.device)
         return (losses * weights).mean()
 
@@ -161,6 +165,7 @@ def build_net(
     *,
     n_train,
     n_classes,
+    multilabel,
     valid_dataset,
     pad_token_id,
     backbone_lr,
@@ -185,6 +190,9 @@ def build_net(
         Number of training texts (for the length of the LR schedule).
     n_classes : int
         Number of classes; labels are their indices.
+    multilabel : bool
+        Train one sigmoid per class (binary cross-entropy on an indicator
+        matrix) instead of a softmax over classes.
     valid_dataset : TokenizedTexts or None
         Held-out texts scored after every epoch, or None for no validation.
     seed : int
@@ -224,8 +232,10 @@ def build_net(
     return TextClassifierNet(
         module,
         classes=list(range(n_classes)),
-        criterion=torch.nn.CrossEntropyLoss,
+        criterion=torch.nn.BCEWithLogitsLoss if multilabel else torch.nn.CrossEntropyLoss,
         criterion__reduction="none",
+        # skorch's validation accuracy assumes one class per text.
+        **({"callbacks__valid_acc": None} if multilabel else {}),
         optimizer=torch.optim.AdamW,
         optimizer__weight_decay=weight_decay,
         optimizer__param_groups=[("head.*", {"lr": head_lr})],

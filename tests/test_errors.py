@@ -44,7 +44,8 @@ def test_bad_texts(clf, texts, error, message):
         (["card", None, "card", "refund"], ValueError, r"y\[1\] is missing"),
         ([0.5, 1.5, 2.5, 3.5], ValueError, "Unknown label type"),
         (["card", 1, "card", 1], TypeError, "mixes label types"),
-        (np.zeros((4, 2)), ValueError, "y must be 1-D"),
+        (np.zeros((4, 2, 2)), ValueError, "y must be 1-D .* or a 2-D 0/1 indicator matrix"),
+        (np.full((4, 2), 2), ValueError, "must be a 0/1 indicator matrix"),
         (None, ValueError, "y is required"),
     ],
 )
