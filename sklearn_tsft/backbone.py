@@ -140,6 +140,32 @@ def mean_pool(hidden_states, attention_mask):
     return (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
+WINDOW_POOLINGS = ("mean", "max")
+
+
+def combine_windows(logits, owner, n_texts, pooling):
+    """One row of logits per text from the rows of its windows.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n_windows, n_outputs)
+    owner : Tensor of int64 of shape (n_windows,)
+        Row of the text each window belongs to.
+    n_texts : int
+    pooling : {"mean", "max"}
+
+    Returns
+    -------
+    Tensor of shape (n_texts, n_outputs)
+    """
+    index = owner.unsqueeze(1).expand_as(logits)
+    combined = torch.zeros((n_texts, logits.shape[1]), dtype=logits.dtype, device=logits.device)
+    if pooling == "max":
+        return combined.scatter_reduce(0, index, logits, "amax", include_self=False)
+    counts = torch.bincount(owner, minlength=n_texts).clamp(min=1).unsqueeze(1)
+    return combined.scatter_add(0, index, logits) / counts.to(logits.dtype)
+
+
 class TextClassifierModule(nn.Module):
     """A pretrained encoder, mean pooling, dropout and a linear head.
 

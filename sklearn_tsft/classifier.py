@@ -3,6 +3,7 @@
 import contextlib
 import gc
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -15,9 +16,10 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._validation import check_label_matrix, check_labels, check_texts, is_label_matrix
 from . import hf_export, persistence
-from .backbone import TextClassifierModule, load_backbone
+from .backbone import WINDOW_POOLINGS, TextClassifierModule, load_backbone
 from .calibration import fit_temperature
 from .inference import predict_logits
+from .long_texts import WindowCollator, first_window_ids, predict_window_logits, window_dataset
 from .strategies import make_strategy
 from .training import FitInterrupted, PadCollator, TokenizedTexts, build_net
 
@@ -119,8 +121,21 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         ``prefix`` only: length of the trained prefix.
     max_length : int, default=128
         Texts are truncated to this many tokens.
+    long_text : {"truncate", "chunk"}, default="truncate"
+        What happens to a text longer than ``max_length`` tokens:
+        ``"truncate"`` keeps its beginning; ``"chunk"`` splits it into
+        overlapping windows of ``max_length`` tokens, runs each through the
+        model and combines their logits (``chunk_pooling``), in training as
+        in prediction.
+    stride : int, default=32
+        ``chunk`` only: tokens shared by consecutive windows; below
+        ``max_length - 2``.
+    chunk_pooling : {"mean", "max"}, default="mean"
+        ``chunk`` only: how a text's window logits are combined. ``"max"``
+        suits labels that one passage decides.
     batch_size : int, default=32
-        Texts per training and prediction batch.
+        Texts per training and prediction batch (with ``chunk``, all the
+        windows of those texts).
     max_epochs : int, default=5
         Passes over the training data.
     lr : float or "auto", default="auto"
@@ -226,6 +241,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         lora_target_modules=None,
         num_virtual_tokens=20,
         max_length=128,
+        long_text="truncate",
+        stride=32,
+        chunk_pooling="mean",
         batch_size=32,
         max_epochs=5,
         lr="auto",
@@ -254,6 +272,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.lora_target_modules = lora_target_modules
         self.num_virtual_tokens = num_virtual_tokens
         self.max_length = max_length
+        self.long_text = long_text
+        self.stride = stride
+        self.chunk_pooling = chunk_pooling
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.lr = lr
@@ -280,6 +301,15 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_params(self):
         check_scalar(self.max_length, "max_length", numbers.Integral, min_val=2)
+        if self.long_text not in ("truncate", "chunk"):
+            raise ValueError(f"long_text must be 'truncate' or 'chunk', got {self.long_text!r}.")
+        if self.chunk_pooling not in WINDOW_POOLINGS:
+            raise ValueError(
+                f"chunk_pooling must be one of {WINDOW_POOLINGS}, got {self.chunk_pooling!r}.")
+        if self.long_text == "chunk":
+            # The tokenizer needs room for new tokens in every window.
+            check_scalar(self.stride, "stride", numbers.Integral, min_val=0,
+                         max_val=self.max_length - 3)
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
         check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
         for name in ("lr", "head_lr"):
@@ -405,27 +435,20 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 tokenizer, encoder, [texts[i] for i in train_idx], groups[train_idx],
                 self.max_length,
             )
-            input_ids = text_encoder.encode(texts)
             module = TextClassifierModule(encoder, len(classes))
             n_backbone = sum(p.numel() for p in module.encoder.parameters())
             n_head = sum(p.numel() for p in module.head.parameters())
-
-            def subset(idx, labels=targets):
-                return TokenizedTexts([input_ids[i] for i in idx], labels[idx], weights[idx], idx)
-
-            train_data = subset(train_idx)
-            collate = PadCollator(text_encoder.pad_token_id)
-            # Strategies that look at labels see one class per text: for
-            # multi-label data, its set of labels.
-            trained = strategy.prepare(module, subset(train_idx, groups), collate, device)
+            train_data, valid_data, selection_data, collate = self._datasets(
+                text_encoder, texts, targets, groups, weights, train_idx, valid_idx)
+            trained = strategy.prepare(
+                module, selection_data, PadCollator(text_encoder.pad_token_id), device)
             n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
             net = build_net(
                 trained,
                 n_train=len(train_idx),
                 n_classes=len(classes),
                 multilabel=multilabel,
-                valid_dataset=None if valid_idx is None else subset(valid_idx),
-                pad_token_id=text_encoder.pad_token_id,
+                valid_dataset=valid_data,
                 backbone_lr=strategy.default_lr if self.lr == "auto" else self.lr,
                 head_lr=self.head_lr,
                 weight_decay=self.weight_decay,
@@ -437,6 +460,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 precision=precision,
                 seed=seed,
                 verbose=self.verbose,
+                collate=collate,
+                window_pooling=self.chunk_pooling,
             )
             try:
                 net.fit(train_data, y=None)
@@ -452,8 +477,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         temperature = 1.0
         if self.calibrate:
             temperature = fit_temperature(
-                self._module_logits(fitted_module, [input_ids[i] for i in valid_idx],
-                                    text_encoder.pad_token_id, device),
+                self._text_logits(fitted_module, text_encoder, [texts[i] for i in valid_idx],
+                                  device),
                 targets[valid_idx],
             )
         for name, value in strategy.fitted_attributes().items():
@@ -475,24 +500,55 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         for name in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:
             delattr(self, name)
 
-    def _module_logits(self, module, input_ids, pad_token_id, device):
-        return predict_logits(
-            module,
-            input_ids,
-            pad_token_id=pad_token_id,
+    def _datasets(self, text_encoder, texts, targets, groups, weights, train_idx, valid_idx):
+        """Training and validation data, the data strategies select on, and the batch builder.
+
+        Strategies see each text's first window only, labelled by ``groups``
+        (one class per text: for multi-label data, its set of labels).
+        """
+        pad_token_id = text_encoder.pad_token_id
+        if self.long_text == "chunk":
+            windows = text_encoder.encode_windows(texts, self.stride)
+            first_ids = first_window_ids(windows)
+            heads = [text_windows[0] for text_windows in windows]
+
+            def subset(idx):
+                return window_dataset([windows[i] for i in idx], targets[idx], weights[idx], idx,
+                                      first_ids)
+
+            collate = WindowCollator(pad_token_id)
+        else:
+            heads = text_encoder.encode(texts)
+
+            def subset(idx):
+                return TokenizedTexts([heads[i] for i in idx], targets[idx], weights[idx], idx)
+
+            collate = PadCollator(pad_token_id)
+        selection = TokenizedTexts(
+            [heads[i] for i in train_idx], groups[train_idx], weights[train_idx], train_idx)
+        valid = None if valid_idx is None else subset(valid_idx)
+        return subset(train_idx), valid, selection, collate
+
+    def _text_logits(self, module, text_encoder, texts, device):
+        options = dict(
+            pad_token_id=text_encoder.pad_token_id,
             batch_size=self.batch_size,
             device=device,
             precision=resolve_precision(self.precision, device),
             progress=self.verbose > 0,
-        ).astype(np.float64)
+        )
+        if self.long_text == "chunk":
+            windows = text_encoder.encode_windows(texts, self.stride)
+            logits = predict_window_logits(module, windows, self.chunk_pooling, **options)
+        else:
+            logits = predict_logits(module, text_encoder.encode(texts), **options)
+        return logits.astype(np.float64)
 
     def _logits(self, X):
         check_is_fitted(self)
         texts = check_texts(X)
-        logits = self._module_logits(
-            self.module_, self.text_encoder_.encode(texts), self.text_encoder_.pad_token_id,
-            resolve_device(self.device),
-        )
+        logits = self._text_logits(
+            self.module_, self.text_encoder_, texts, resolve_device(self.device))
         return logits / self.temperature_
 
     def decision_function(self, X):
@@ -635,6 +691,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 "strategy='prefix' keeps peft's prefix wrapper, which transformers' "
                 "classification classes cannot hold; use save()/load(), or another strategy."
             )
+        if self.long_text == "chunk":
+            warnings.warn(
+                "long_text='chunk' is not part of the exported transformers model: "
+                "pipeline() will truncate long texts (use truncation=True) instead of "
+                "combining windows.", UserWarning, stacklevel=2)
         hf_export.export_pretrained(self.module_, self.text_encoder_.tokenizer, self.classes_, path,
                                     multilabel=self.multilabel_)
         return self

@@ -78,3 +78,26 @@ class TextEncoder:
         input_ids : list of list of int
         """
         return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+
+    def encode_windows(self, texts, stride):
+        """Token ids of the overlapping windows of each text.
+
+        Parameters
+        ----------
+        texts : list of str
+        stride : int
+            Tokens shared by consecutive windows.
+
+        Returns
+        -------
+        windows : list of list of list of int
+            At least one window per text, each at most ``max_length`` ids.
+        """
+        encoding = self.tokenizer(
+            texts, truncation=True, max_length=self.max_length, stride=stride,
+            return_overflowing_tokens=True,
+        )
+        windows = [[] for _ in texts]
+        for ids, text in zip(encoding["input_ids"], encoding["overflow_to_sample_mapping"]):
+            windows[text].append(ids)
+        return windows

@@ -17,6 +17,8 @@ from skorch.helper import predefined_split
 from skorch.utils import to_tensor
 from transformers import get_linear_schedule_with_warmup
 
+from .backbone import combine_windows
+
 
 class TokenizedTexts(torch.utils.data.Dataset):
     """Token ids of texts, with labels and sample weights for training.
@@ -106,11 +108,15 @@ class TextClassifierNet(NeuralNetClassifier):
         As for :class:`skorch.NeuralNetClassifier`.
     precision : {"fp32", "bf16"}, default="fp32"
         Autocast dtype of the forward pass.
+    window_pooling : {"mean", "max"}, default="mean"
+        How the logits of a text's windows are combined, for batches that
+        carry ``window_owner`` (:class:`~sklearn_tsft.long_texts.WindowCollator`).
     """
 
-    def __init__(self, *args, precision="fp32", **kwargs):
+    def __init__(self, *args, precision="fp32", window_pooling="mean", **kwargs):
         super().__init__(*args, **kwargs)
         self.precision = precision
+        self.window_pooling = window_pooling
 
     def get_all_learnable_params(self):
         # Frozen parameters never reach the optimizer, so no state or weight
@@ -122,9 +128,12 @@ class TextClassifierNet(NeuralNetClassifier):
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)
         inputs = {key: value for key, value in x.items() if key != "sample_weight"}
+        owner = inputs.pop("window_owner", None)
         with autocast(self.device, self.precision):
-            logits = self.module_(**inputs, **fit_params)
-        return logits.float()
+            logits = self.module_(**inputs, **fit_params).float()
+        if owner is None:
+            return logits
+        return combine_windows(logits, owner, len(x["sample_weight"]), self.window_pooling)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = to_tensor(y_true, device=self.device)
@@ -167,7 +176,6 @@ def build_net(
     n_classes,
     multilabel,
     valid_dataset,
-    pad_token_id,
     backbone_lr,
     head_lr,
     weight_decay,
@@ -179,6 +187,8 @@ def build_net(
     precision,
     seed,
     verbose,
+    collate,
+    window_pooling="mean",
 ):
     """Configure the skorch net for one fit.
 
@@ -197,6 +207,11 @@ def build_net(
         Held-out texts scored after every epoch, or None for no validation.
     seed : int
         Seeds the order of the training batches.
+    collate : callable
+        Batch builder: a :class:`PadCollator`, or a window collator for
+        long texts.
+    window_pooling : {"mean", "max"}, default="mean"
+        See :class:`TextClassifierNet`.
     Other parameters are those of :class:`~sklearn_tsft.TokenSparseClassifier`.
 
     Returns
@@ -228,7 +243,6 @@ def build_net(
         callbacks.append(("cuda_memory", PeakCudaMemory()))
     if verbose > 0:
         callbacks.append(("progress", ProgressBar(postfix_keys=["train_loss", "valid_loss"])))
-    collate = PadCollator(pad_token_id)
     return TextClassifierNet(
         module,
         classes=list(range(n_classes)),
@@ -253,5 +267,6 @@ def build_net(
         callbacks=callbacks,
         device=device,
         precision=precision,
+        window_pooling=window_pooling,
         verbose=verbose,
     )
