@@ -24,6 +24,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from . import __version__
 from .backbone import TextClassifierModule, quiet_transformers
+from .onnx_export import ONNX_FILE, OnnxModule
 from .strategies import available_strategies, make_strategy
 from .tokenization import TextEncoder
 
@@ -87,6 +88,12 @@ def save(estimator, path):
         A fitted estimator.
     path : str or os.PathLike
     """
+    if isinstance(estimator.module_, OnnxModule):
+        raise ValueError(
+            "This estimator predicts through ONNX (loaded with backend='onnx'); its "
+            "directory already holds everything: copy it, or load it with backend='torch' "
+            "to save again."
+        )
     params = {name: encode_value(value, name)
               for name, value in estimator.get_params(deep=False).items()}
     strategy = available_strategies()[estimator.strategy]
@@ -161,7 +168,21 @@ def _load_weights(module, path):
         ) from exc
 
 
-def load(cls, path, *, trust_remote_code=False):
+def _module(path, backend, strategy, encoder, n_classes):
+    """The fitted module: torch weights from safetensors, or the directory's ONNX file."""
+    if backend == "onnx":
+        if not (path / ONNX_FILE).exists():
+            raise ModelFormatError(
+                f"{str(path)!r} has no {ONNX_FILE}; write one with clf.export_onnx(path), "
+                "or load with backend='torch'."
+            )
+        return OnnxModule(path / ONNX_FILE)
+    module = TextClassifierModule(strategy.inference_encoder(encoder), n_classes)
+    _load_weights(module, path)
+    return module
+
+
+def load(cls, path, *, backend="torch", trust_remote_code=False):
     """Rebuild an estimator of class ``cls`` from a directory written by :func:`save`.
 
     Parameters
@@ -169,6 +190,9 @@ def load(cls, path, *, trust_remote_code=False):
     cls : type
         ``TokenSparseClassifier`` (or a subclass).
     path : str or os.PathLike
+    backend : {"torch", "onnx"}, default="torch"
+        ``"onnx"`` predicts through the directory's ``model.onnx`` with
+        onnxruntime (written by ``export_onnx``).
     trust_remote_code : bool, default=False
         Passed to transformers; only for backbones whose config needs code
         from the directory, and only for directories you trust.
@@ -178,6 +202,8 @@ def load(cls, path, *, trust_remote_code=False):
     estimator : cls
         Fitted; ``predict_proba`` gives what the saved estimator gave.
     """
+    if backend not in ("torch", "onnx"):
+        raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}.")
     path = Path(path)
     metadata = read_metadata(path)
     try:
@@ -196,8 +222,7 @@ def load(cls, path, *, trust_remote_code=False):
         if isinstance(exc, ModelFormatError):
             raise
         raise ModelFormatError(f"cannot load {str(path)!r}: {exc}") from exc
-    module = TextClassifierModule(strategy.inference_encoder(encoder), len(classes))
-    _load_weights(module, path)
+    module = _module(path, backend, strategy, encoder, len(classes))
 
     estimator = cls(**params)
     for name, value in attributes.items():

@@ -48,3 +48,17 @@ def tiny_backbone_dir():
     BertModel(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def block_import(monkeypatch, module_name):
+    """Make ``import module_name`` fail, as when an optional extra is not installed."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def refuse(name, *args, **kwargs):
+        if name == module_name:
+            raise ImportError(f"No module named {module_name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", refuse)

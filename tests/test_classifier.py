@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from sklearn_tsft import TokenSparseClassifier
 
-from .helpers import make_texts
+from .helpers import block_import, make_texts
 
 
 @pytest.fixture(scope="module")
@@ -291,16 +291,7 @@ def test_lora_is_merged_back_into_the_backbone(tiny_params, toy_data):
 
 
 def test_lora_without_peft_names_the_extra(tiny_params, toy_data, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_peft(name, *args, **kwargs):
-        if name == "peft":
-            raise ImportError("No module named 'peft'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_peft)
+    block_import(monkeypatch, "peft")
     for strategy in ("lora", "prefix"):
         with pytest.raises(ImportError, match=rf"strategy='{strategy}' needs the peft library: "
                                               r"pip install 'sklearn-tsft\[peft\]'"):

@@ -1,0 +1,60 @@
+"""CPU serving: texts/s and accuracy of torch fp32, ONNX fp32 and ONNX int8 in one run.
+
+A token_sparse fit on the ``--quick`` slice of banking77 (3 epochs), saved
+and exported twice (``export_onnx`` with and without ``quantize="int8"``),
+then each version predicts the same 2,000 banking77 test texts (median of
+``--repeats`` interleaved runs). Run from the repository root:
+``python benchmarks/onnx_speed.py`` (about 4 minutes on two CPU cores).
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from sklearn.metrics import accuracy_score
+
+from sklearn_tsft import TokenSparseClassifier
+from sklearn_tsft.benchmark import add_arguments, load_split
+
+
+def main(argv=None):
+    parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser.add_argument("--n-texts", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv or ["--quick", "--n-test", "2000"])
+    X_train, y_train, X_test, y_test = load_split(args)
+    texts, truth = X_test[: args.n_texts], y_test[: args.n_texts]
+    clf = TokenSparseClassifier(args.model, max_epochs=args.max_epochs, device="cpu",
+                                random_state=args.seeds[0]).fit(X_train, y_train)
+    folder = Path(tempfile.mkdtemp(prefix="tsft_onnx_"))
+    clf.export_onnx(folder / "fp32")
+    clf.export_onnx(folder / "int8", quantize="int8")
+    versions = {
+        "torch fp32": clf,
+        "ONNX fp32": TokenSparseClassifier.load(folder / "fp32", backend="onnx"),
+        "ONNX int8": TokenSparseClassifier.load(folder / "int8", backend="onnx"),
+    }
+    seconds = {name: [] for name in versions}
+    predictions = {}
+    for _ in range(args.repeats):
+        for name, model in versions.items():
+            start = time.perf_counter()
+            predictions[name] = model.predict(texts)
+            seconds[name].append(time.perf_counter() - start)
+    reference = len(texts) / statistics.median(seconds["torch fp32"])
+    print(f"{len(X_train)} training texts, {len(texts)} test texts, CPU, "
+          f"{torch.get_num_threads()} threads, median of {args.repeats}\n")
+    print("| version | texts/s | vs torch fp32 | accuracy | file (MB) |\n|---|---|---|---|---|")
+    for name in versions:
+        rate = len(texts) / statistics.median(seconds[name])
+        size = "" if name == "torch fp32" else (
+            f"{(folder / name.split()[1] / 'model.onnx').stat().st_size / 2**20:.0f}")
+        print(f"| {name} | {rate:.0f} | {rate / reference:.2f}x | "
+              f"{accuracy_score(truth, predictions[name]):.4f} | {size} |")
+
+
+if __name__ == "__main__":
+    main()

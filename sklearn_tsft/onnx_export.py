@@ -1,0 +1,114 @@
+"""ONNX export (optionally int8-quantized) and prediction through onnxruntime.
+
+``export_onnx`` traces the fitted module (token ids and attention mask in,
+logits out; batch size and length dynamic) with torch's TorchScript-based
+exporter, and ``quantize="int8"`` applies onnxruntime's dynamic int8
+quantization of the weights. :class:`OnnxModule` runs such a file with the
+calling convention of :class:`~sklearn_tsft.backbone.TextClassifierModule`,
+so the estimator's batching, windows and temperature apply unchanged.
+"""
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ONNX_FILE = "model.onnx"
+QUANTIZATIONS = (None, "int8")
+
+
+def import_onnxruntime():
+    """Import ``onnxruntime`` or say which extra installs it."""
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ImportError(
+            "ONNX export and backend='onnx' need onnxruntime: pip install 'sklearn-tsft[onnx]'."
+        ) from exc
+    return onnxruntime
+
+
+def _example_batch(vocab_size):
+    # Two rows of different lengths, so the traced graph applies the mask.
+    input_ids = torch.randint(0, vocab_size, (2, 8), generator=torch.Generator().manual_seed(0))
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[1, 5:] = 0
+    return input_ids, attention_mask
+
+
+def export_onnx(module, path, quantize=None):
+    """Write ``module`` as ``path/model.onnx`` (int8 weights with ``quantize="int8"``).
+
+    Parameters
+    ----------
+    module : TextClassifierModule
+        A fitted module on the CPU.
+    path : pathlib.Path
+        An existing directory.
+    quantize : {None, "int8"}, default=None
+    """
+    import_onnxruntime()
+    target = Path(path) / ONNX_FILE
+    traced = target.with_suffix(".fp32.onnx") if quantize else target
+    was_training = module.training
+    module.eval()
+    try:
+        with warnings.catch_warnings():
+            # The tracer's notes on Python control flow concern shapes that
+            # the example batch fixes as the exported graph expects.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                _example_batch(module.encoder.config.vocab_size),
+                traced,
+                input_names=["input_ids", "attention_mask"],
+                output_names=["logits"],
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "tokens"},
+                    "attention_mask": {0: "batch", 1: "tokens"},
+                    "logits": {0: "batch"},
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+    finally:
+        module.train(was_training)
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(traced, target, weight_type=QuantType.QInt8)
+        traced.unlink()
+
+
+class OnnxModule(nn.Module):
+    """An exported classifier run by onnxruntime on the CPU, called like the torch module.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.onnx`` file.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = str(path)
+        self._session = self._open()
+
+    def _open(self):
+        onnxruntime = import_onnxruntime()
+        return onnxruntime.InferenceSession(self.path, providers=["CPUExecutionProvider"])
+
+    def forward(self, input_ids, attention_mask, example_index=None):
+        feeds = {"input_ids": input_ids.cpu().numpy(), "attention_mask": attention_mask.cpu().numpy()}
+        return torch.from_numpy(self._session.run(["logits"], feeds)[0])
+
+    def __getstate__(self):
+        # An onnxruntime session cannot be pickled; the file is reopened.
+        state = self.__dict__.copy()
+        del state["_session"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._session = self._open()
