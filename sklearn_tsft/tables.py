@@ -18,7 +18,13 @@ class TableError(ValueError):
 
 
 def table_format(path, format=None):
-    """The format of ``path``: ``format`` if given, else from its suffix (``-``: csv)."""
+    """The format of ``path``: ``format`` if given, else from its suffix (``-``: csv).
+
+    Examples
+    --------
+    >>> table_format("data/train.tsv"), table_format("-"), table_format("x.txt", "jsonl")
+    ('tsv', 'csv', 'jsonl')
+    """
     if format is not None:
         if format not in set(FORMATS.values()):
             raise TableError(f"unknown table format {format!r}; use csv, tsv or jsonl.")
