@@ -21,7 +21,7 @@ from .calibration import fit_temperature
 from .inference import predict_logits
 from .long_texts import WindowCollator, first_window_ids, predict_window_logits, window_dataset
 from .strategies import make_strategy
-from .training import FitInterrupted, PadCollator, TokenizedTexts, build_net
+from .training import FitInterrupted, PadCollator, TokenizedTexts, build_net, make_accelerator
 
 _PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -172,6 +172,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         at least this.
     device : str, default="auto"
         Torch device; ``"auto"`` uses CUDA when available, else the CPU.
+    accelerate : bool, default=False
+        Train under Hugging Face Accelerate: started with ``accelerate
+        launch`` on several GPUs, every process trains on its share of each
+        batch (data parallel; only trainable parameters are synchronised).
+        The device is then Accelerate's; leave ``device="auto"``. Needs
+        ``pip install 'sklearn-tsft[accelerate]'``. See ``docs/scaling.md``.
     precision : {"auto", "fp32", "bf16"}, default="auto"
         ``"auto"`` trains with bf16 autocast on GPUs that support it and in
         float32 elsewhere.
@@ -256,6 +262,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         calibrate=False,
         threshold=0.5,
         device="auto",
+        accelerate=False,
         precision="auto",
         random_state=None,
         verbose=0,
@@ -287,6 +294,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.calibrate = calibrate
         self.threshold = threshold
         self.device = device
+        self.accelerate = accelerate
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
@@ -339,6 +347,14 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                     "early_stopping needs held-out data: set validation_fraction "
                     "(e.g. 0.1) as well, or early_stopping=None."
                 )
+        if not isinstance(self.accelerate, (bool, np.bool_)):
+            raise ValueError(f"accelerate must be True or False, got {self.accelerate!r}.")
+        if self.accelerate and self.device != "auto":
+            raise ValueError(
+                f"accelerate=True takes the device from Accelerate; leave device='auto' "
+                f"(got {self.device!r}) and choose devices with `accelerate launch` or "
+                "CUDA_VISIBLE_DEVICES."
+            )
         if not isinstance(self.calibrate, (bool, np.bool_)):
             raise ValueError(f"calibrate must be True or False, got {self.calibrate!r}.")
         if self.calibrate and self.validation_fraction is None:
@@ -425,7 +441,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         # class_weight (multiclass only) is keyed by the original labels.
         weights = self._sample_weights(sample_weight, groups if multilabel else classes[groups])
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        device = resolve_device(self.device)
+        accelerator = make_accelerator() if self.accelerate else None
+        device = resolve_device(self.device) if accelerator is None else str(accelerator.device)
         precision = resolve_precision(self.precision, device)
         tokenizer, encoder, backbone_name = load_backbone(self.model, self.verbose)
         train_idx, valid_idx = self._split(len(texts), groups, seed)
@@ -462,6 +479,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 verbose=self.verbose,
                 collate=collate,
                 window_pooling=self.chunk_pooling,
+                accelerator=accelerator,
             )
             try:
                 net.fit(train_data, y=None)

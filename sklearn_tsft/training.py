@@ -14,6 +14,7 @@ import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
+from skorch.hf import AccelerateMixin
 from skorch.utils import to_tensor
 from transformers import get_linear_schedule_with_warmup
 
@@ -129,7 +130,8 @@ class TextClassifierNet(NeuralNetClassifier):
         x = to_tensor(x, device=self.device)
         inputs = {key: value for key, value in x.items() if key != "sample_weight"}
         owner = inputs.pop("window_owner", None)
-        with autocast(self.device, self.precision):
+        # The batch's device, not self.device: under Accelerate that is None.
+        with autocast(inputs["input_ids"].device, self.precision):
             logits = self.module_(**inputs, **fit_params).float()
         if owner is None:
             return logits
@@ -169,6 +171,31 @@ class PeakCudaMemory(Callback):
                            torch.cuda.max_memory_allocated(net.device) / 2**20)
 
 
+def make_accelerator():
+    """The ``accelerate.Accelerator`` of this process (``accelerate launch`` sets it up)."""
+    try:
+        from accelerate import Accelerator, DistributedDataParallelKwargs
+    except ImportError as exc:
+        raise ImportError(
+            "accelerate=True needs the accelerate library: pip install 'sklearn-tsft[accelerate]'."
+        ) from exc
+    # Frozen blocks train nothing and BERT's pooler feeds no loss, so DDP must
+    # not wait for gradients from every parameter. Precision stays ours.
+    return Accelerator(
+        mixed_precision="no",
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+
+
+class AcceleratedTextClassifierNet(AccelerateMixin, TextClassifierNet):
+    """:class:`TextClassifierNet` trained under Hugging Face Accelerate.
+
+    With several processes (``accelerate launch``) each trains on its share
+    of every batch and only the gradients of trainable parameters (the
+    strategy's deltas, adapters or blocks, and the head) are synchronised.
+    """
+
+
 def build_net(
     module,
     *,
@@ -189,6 +216,7 @@ def build_net(
     verbose,
     collate,
     window_pooling="mean",
+    accelerator=None,
 ):
     """Configure the skorch net for one fit.
 
@@ -212,6 +240,8 @@ def build_net(
         long texts.
     window_pooling : {"mean", "max"}, default="mean"
         See :class:`TextClassifierNet`.
+    accelerator : accelerate.Accelerator or None, default=None
+        Train under Accelerate (``device`` is then the accelerator's).
     Other parameters are those of :class:`~sklearn_tsft.TokenSparseClassifier`.
 
     Returns
@@ -243,7 +273,14 @@ def build_net(
         callbacks.append(("cuda_memory", PeakCudaMemory()))
     if verbose > 0:
         callbacks.append(("progress", ProgressBar(postfix_keys=["train_loss", "valid_loss"])))
-    return TextClassifierNet(
+    accelerated = {} if accelerator is None else {
+        "accelerator": accelerator,
+        # skorch's PrintLog honours verbose=0 only with the plain print sink;
+        # accelerator.print prints once across processes.
+        "callbacks__print_log__sink": accelerator.print if verbose > 0 else print,
+    }
+    net_class = TextClassifierNet if accelerator is None else AcceleratedTextClassifierNet
+    return net_class(
         module,
         classes=list(range(n_classes)),
         criterion=torch.nn.BCEWithLogitsLoss if multilabel else torch.nn.CrossEntropyLoss,
@@ -265,8 +302,9 @@ def build_net(
         iterator_valid__collate_fn=collate,
         train_split=None if valid_dataset is None else predefined_split(valid_dataset),
         callbacks=callbacks,
-        device=device,
+        device=device if accelerator is None else None,
         precision=precision,
         window_pooling=window_pooling,
         verbose=verbose,
+        **accelerated,
     )

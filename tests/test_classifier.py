@@ -328,3 +328,20 @@ def test_prefix_trains_only_the_prefix_and_the_head(tiny_params, toy_data):
 def test_bad_num_virtual_tokens(tiny_params, toy_data):
     with pytest.raises(ValueError, match="num_virtual_tokens == 0, must be >= 1"):
         TokenSparseClassifier(strategy="prefix", num_virtual_tokens=0, **tiny_params).fit(*toy_data)
+
+
+def test_accelerate_on_one_cpu_process_trains_the_same_model(tiny_params, toy_data, capsys):
+    pytest.importorskip("accelerate")
+    params = {**tiny_params, "device": "auto"}
+    plain = TokenSparseClassifier(**{**params, "device": "cpu"}).fit(*toy_data)
+    accelerated = TokenSparseClassifier(accelerate=True, **params).fit(*toy_data)
+    assert capsys.readouterr().out == ""  # verbose=0 stays silent
+    assert type(accelerated.module_) is type(plain.module_)
+    np.testing.assert_allclose(accelerated.predict_proba(toy_data[0]),
+                               plain.predict_proba(toy_data[0]), atol=1e-6)
+    pickle.loads(pickle.dumps(accelerated))
+
+
+def test_accelerate_leaves_the_device_to_accelerate(tiny_params, toy_data):
+    with pytest.raises(ValueError, match="accelerate=True takes the device from Accelerate"):
+        TokenSparseClassifier(accelerate=True, **tiny_params).fit(*toy_data)
