@@ -119,6 +119,14 @@ def load_backbone(model, verbose=0):
         The model without any task head, in float32, on the CPU.
     name : str
         The resolved location, recorded as ``backbone_name_``.
+
+    Examples
+    --------
+    >>> tokenizer, encoder, name = load_backbone("default")
+    >>> encoder.config.num_hidden_layers, encoder.config.hidden_size
+    (6, 384)
+    >>> tokenizer.tokenize("my card has not arrived")
+    ['my', 'card', 'has', 'not', 'arrived']
     """
     location, local_only = resolve_model(model)
     try:

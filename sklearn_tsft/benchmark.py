@@ -304,7 +304,29 @@ def _device_name(device):
 
 
 def run(args, log=print):
-    """Run the benchmark described by parsed ``args``; return the result dict."""
+    """Run the benchmark described by parsed ``args``; return the result dict.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options of :func:`add_arguments` (as ``tsft bench`` parses them).
+    log : callable, default=print
+        Receives each progress line and the final table.
+
+    Returns
+    -------
+    result : dict
+        What is written to ``<out_dir>/<dataset>-<device>-<date>.json``:
+        ``rows`` (one per run and seed) and ``summary`` (per run), with the
+        command, settings, machine and data sizes.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> args = add_arguments(argparse.ArgumentParser()).parse_args(
+    ...     ["--quick", "--runs", "tfidf+linearsvc", "token_sparse"])
+    >>> result = run(args)  # doctest: +SKIP
+    """
     check_runs(args.runs)
     runs = args.runs
     split = load_split(args)

@@ -53,6 +53,14 @@ def read_table(path, format=None):
     Returns
     -------
     frame : pandas.DataFrame
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "texts.jsonl"
+    >>> _ = path.write_text('{"text": "lost card", "label": "card"}')
+    >>> read_table(path).to_dict("records")
+    [{'text': 'lost card', 'label': 'card'}]
     """
     kind = table_format(path, format)
     source = sys.stdin if str(path) == "-" else path
@@ -68,7 +76,22 @@ def read_table(path, format=None):
 
 
 def write_table(frame, path, format=None):
-    """Write ``frame`` to ``path`` (``"-"``: standard output) without its index."""
+    """Write ``frame`` to ``path`` (``"-"``: standard output) without its index.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    path : str or os.PathLike
+    format : {"csv", "tsv", "jsonl"}, optional
+        Overrides the format implied by the suffix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> write_table(pd.DataFrame({"text": ["lost card"], "prediction": ["card"]}), "-")
+    text,prediction
+    lost card,card
+    """
     kind = table_format(path, format)
     target = sys.stdout if str(path) == "-" else path
     if kind == "jsonl":

@@ -34,6 +34,12 @@ pieces : tuple of str
 slot : int or None
     Vocabulary id of the reserved slot that now spells the whole word (its
     entry renamed from ``[unusedN]`` to the word), if the word took one.
+
+Examples
+--------
+>>> token = TaskToken("refund", 161.9, 63, ("ref", "##und"), 5)
+>>> token.word, token.pieces
+('refund', ('ref', '##und'))
 """
 
 _RESERVED = re.compile(r"^\[unused\d+\]$")
