@@ -145,6 +145,31 @@ class TextClassifierNet(NeuralNetClassifier):
         weights = to_tensor(X["sample_weight"], device=self.device)
         return (losses * weights).mean()
 
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch loop, reading the batch losses once per epoch.
+
+        skorch records ``loss.item()`` after every batch, which makes the host
+        wait for the accelerator each step. Here the losses stay on the device
+        and are copied into the history when the loop ends; only a progress
+        bar (``verbose > 0``), which shows the running loss, reads them live.
+        """
+        if iterator is None:
+            return
+        losses = []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            loss = step["loss"].detach()
+            self.history.record_batch(f"{prefix}_loss", loss.item() if self.verbose else loss)
+            self.history.record_batch(f"{prefix}_batch_size", len(batch[0]["sample_weight"]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+            losses.append(loss)
+        if losses and not self.verbose:
+            rows = self.history[-1]["batches"][-len(losses):]
+            for row, value in zip(rows, torch.stack(losses).tolist()):
+                row[f"{prefix}_loss"] = value
+        self.history.record(f"{prefix}_batch_count", len(losses))
+
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)

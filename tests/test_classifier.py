@@ -345,3 +345,13 @@ def test_accelerate_on_one_cpu_process_trains_the_same_model(tiny_params, toy_da
 def test_accelerate_leaves_the_device_to_accelerate(tiny_params, toy_data):
     with pytest.raises(ValueError, match="accelerate=True takes the device from Accelerate"):
         TokenSparseClassifier(accelerate=True, **tiny_params).fit(*toy_data)
+
+
+def test_batch_losses_are_recorded_once_per_epoch_as_live(tiny_params, toy_data):
+    deferred = TokenSparseClassifier(**tiny_params).fit(*toy_data).history_
+    live = TokenSparseClassifier(**{**tiny_params, "verbose": 1}).fit(*toy_data).history_
+    losses = deferred[:, "batches", :, "train_loss"]
+    assert all(isinstance(loss, float) for epoch in losses for loss in epoch)
+    assert losses == live[:, "batches", :, "train_loss"]
+    assert deferred[:, "train_loss"] == live[:, "train_loss"]
+    assert deferred[:, "batches", :, "train_batch_size"][0] == [8, 8, 8, 8, 8]
