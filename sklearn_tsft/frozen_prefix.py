@@ -16,6 +16,7 @@ import contextlib
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
 
 from .backbone import mean_pool
 
@@ -81,21 +82,15 @@ class PrefixCachedModule(nn.Module):
             encoder.train(was_training)
 
     def _cached_states(self, input_ids, attention_mask, example_index):
-        missing = [row for row, index in enumerate(example_index.tolist()) if index not in self._cache]
+        indices = example_index.tolist()
+        missing = [row for row, index in enumerate(indices) if index not in self._cache]
         if missing:
             states = self._lower_states(input_ids[missing], attention_mask[missing])
             lengths = attention_mask[missing].sum(dim=1).tolist()
             for row, state, length in zip(missing, states, lengths):
-                self._cache[int(example_index[row])] = state[:length].clone()
-        batch = torch.zeros(
-            (*input_ids.shape, self.module.encoder.config.hidden_size),
-            dtype=next(iter(self._cache.values())).dtype,
-            device=input_ids.device,
-        )
-        for row, index in enumerate(example_index.tolist()):
-            state = self._cache[index]
-            batch[row, : len(state)] = state
-        return batch
+                self._cache[indices[row]] = state[:length].clone()
+        # The longest text of the batch sets its width, as it did for input_ids.
+        return pad_sequence([self._cache[index] for index in indices], batch_first=True)
 
     def forward(self, input_ids, attention_mask, example_index):
         encoder = self.module.encoder

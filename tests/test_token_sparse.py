@@ -204,7 +204,9 @@ def test_prefix_cache_gives_the_plain_module_outputs(tiny_backbone):
     expected = module(batch["input_ids"], batch["attention_mask"])
     cached = PrefixCachedModule(module, first_trained=1).eval()
     index = torch.tensor([10, 11])
-    for _ in range(2):  # the second call is served from the cache
+    short = tokenizer(["my card"], return_tensors="pt")
+    cached(short["input_ids"], short["attention_mask"], index[:1])  # cached alone, unpadded
+    for _ in range(2):  # then served from the cache next to a longer text
         torch.testing.assert_close(cached(batch["input_ids"], batch["attention_mask"], index),
                                    expected)
 
