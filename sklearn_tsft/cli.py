@@ -128,7 +128,8 @@ def build_parser():
     table_options(predict)
     predict.add_argument("--out", default="-", help="output table (default: stdout as CSV)")
     predict.add_argument("--out-format", choices=["csv", "tsv", "jsonl"])
-    predict.add_argument("--proba", action="store_true", help="add a proba_<label> column per class")
+    predict.add_argument("--proba", action="store_true",
+                         help="add a proba_<label> column per class")
     predict.add_argument("--prediction-column", default="prediction")
     predict.add_argument("--device")
 

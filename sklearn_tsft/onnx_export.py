@@ -3,9 +3,10 @@
 ``export_onnx`` traces the fitted module (token ids and attention mask in,
 logits out; batch size and length dynamic) with torch's TorchScript-based
 exporter, and ``quantize="int8"`` applies onnxruntime's dynamic int8
-quantization to the weights (all but the feed-forward output projections). :class:`OnnxModule` runs such a file with the
-calling convention of :class:`~sklearn_tsft.backbone.TextClassifierModule`,
-so the estimator's batching, windows and temperature apply unchanged.
+quantization to the weights (all but the feed-forward output projections).
+:class:`OnnxModule` runs such a file with the calling convention of
+:class:`~sklearn_tsft.backbone.TextClassifierModule`, so the estimator's
+batching, windows and temperature apply unchanged.
 """
 
 import re

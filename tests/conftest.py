@@ -28,6 +28,16 @@ def tiny_params(tiny_backbone):
 
 
 @pytest.fixture(scope="session")
+def fitted_tiny(tiny_backbone, toy_data):
+    """A token_sparse fit on the tiny backbone, shared by tests that only read it."""
+    from sklearn_tsft import TokenSparseClassifier
+
+    clf = TokenSparseClassifier(tiny_backbone, max_epochs=3, batch_size=8, head_lr=1e-1,
+                                random_state=0, device="cpu")
+    return clf.fit(*toy_data)
+
+
+@pytest.fixture(scope="session")
 def banking77():
     """Train and test frames of ../shared/data/banking77 (skips when absent)."""
     pandas = pytest.importorskip("pandas")

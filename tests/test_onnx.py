@@ -17,36 +17,29 @@ TEXTS = ["card", "my card has not arrived yet please help me today", "refund",
 
 
 @pytest.fixture(scope="module")
-def fitted(tiny_backbone, toy_data):
-    clf = TokenSparseClassifier(tiny_backbone, max_epochs=3, batch_size=8, head_lr=1e-1,
-                                random_state=0, device="cpu")
-    return clf.fit(*toy_data)
-
-
-@pytest.fixture(scope="module")
-def exported(fitted, tmp_path_factory):
+def exported(fitted_tiny, tmp_path_factory):
     path = tmp_path_factory.mktemp("onnx")
-    fitted.export_onnx(path)
+    fitted_tiny.export_onnx(path)
     return path
 
 
-def test_onnx_backend_matches_torch_on_padded_batches(fitted, exported):
+def test_onnx_backend_matches_torch_on_padded_batches(fitted_tiny, exported):
     loaded = TokenSparseClassifier.load(exported, backend="onnx")
-    np.testing.assert_allclose(loaded.predict_proba(TEXTS), fitted.predict_proba(TEXTS),
-                               atol=1e-5)
-    np.testing.assert_array_equal(loaded.predict(TEXTS), fitted.predict(TEXTS))
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS),
+                               fitted_tiny.predict_proba(TEXTS), atol=1e-5)
+    np.testing.assert_array_equal(loaded.predict(TEXTS), fitted_tiny.predict(TEXTS))
     # The directory is also an ordinary saved model.
     np.testing.assert_array_equal(TokenSparseClassifier.load(exported).predict_proba(TEXTS),
-                                  fitted.predict_proba(TEXTS))
+                                  fitted_tiny.predict_proba(TEXTS))
 
 
-def test_int8_export_is_smaller_and_close(fitted, exported, tmp_path, toy_data):
-    fitted.export_onnx(tmp_path, quantize="int8")
+def test_int8_export_is_smaller_and_close(fitted_tiny, exported, tmp_path, toy_data):
+    fitted_tiny.export_onnx(tmp_path, quantize="int8")
     assert (tmp_path / "model.onnx").stat().st_size < (exported / "model.onnx").stat().st_size
     assert not (tmp_path / "model.fp32.onnx").exists()
     loaded = TokenSparseClassifier.load(tmp_path, backend="onnx")
     texts = toy_data[0]
-    assert (loaded.predict(texts) == fitted.predict(texts)).mean() >= 0.9
+    assert (loaded.predict(texts) == fitted_tiny.predict(texts)).mean() >= 0.9
     np.testing.assert_allclose(loaded.predict_proba(texts).sum(axis=1), 1, rtol=1e-6)
 
 
@@ -67,17 +60,17 @@ def test_onnx_estimator_pickles_but_is_not_saved_again(exported, tmp_path):
         loaded.save(tmp_path)
 
 
-def test_onnx_backend_needs_an_exported_file(fitted, tmp_path):
-    fitted.save(tmp_path)
+def test_onnx_backend_needs_an_exported_file(fitted_tiny, tmp_path):
+    fitted_tiny.save(tmp_path)
     with pytest.raises(ModelFormatError, match="has no model.onnx; write one with"):
         TokenSparseClassifier.load(tmp_path, backend="onnx")
     with pytest.raises(ValueError, match="backend must be 'torch' or 'onnx'"):
         TokenSparseClassifier.load(tmp_path, backend="tflite")
 
 
-def test_bad_quantize_and_missing_onnxruntime(fitted, tmp_path, monkeypatch):
+def test_bad_quantize_and_missing_onnxruntime(fitted_tiny, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="quantize must be None or 'int8'"):
-        fitted.export_onnx(tmp_path, quantize="int4")
+        fitted_tiny.export_onnx(tmp_path, quantize="int4")
     block_import(monkeypatch, "onnxruntime")
     with pytest.raises(ImportError, match=r"pip install 'sklearn-tsft\[onnx\]'"):
-        fitted.export_onnx(tmp_path)
+        fitted_tiny.export_onnx(tmp_path)

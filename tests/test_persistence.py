@@ -15,32 +15,27 @@ from .helpers import make_texts
 
 
 @pytest.fixture(scope="module")
-def fitted(tiny_backbone, toy_data):
-    clf = TokenSparseClassifier(tiny_backbone, max_epochs=3, batch_size=8, head_lr=1e-1,
-                                random_state=0, device="cpu")
-    return clf.fit(*toy_data)
-
-
-@pytest.fixture(scope="module")
-def saved(fitted, tmp_path_factory):
+def saved(fitted_tiny, tmp_path_factory):
     path = tmp_path_factory.mktemp("saved")
-    fitted.save(path)
+    fitted_tiny.save(path)
     return path
 
 
-def test_load_gives_identical_probabilities_params_and_attributes(fitted, saved, toy_data):
+def test_load_gives_identical_probabilities_params_and_attributes(fitted_tiny, saved,
+                                                                   toy_data):
     loaded = TokenSparseClassifier.load(saved)
-    np.testing.assert_array_equal(loaded.predict_proba(toy_data[0]), fitted.predict_proba(toy_data[0]))
-    assert loaded.get_params() == fitted.get_params()
-    np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
-    assert loaded.classes_.dtype == fitted.classes_.dtype
-    assert loaded.task_tokens_ == fitted.task_tokens_
-    assert loaded.selection_summary_ == fitted.selection_summary_
-    assert loaded.selected_rows_.keys() == fitted.selected_rows_.keys()
-    for name, rows in fitted.selected_rows_.items():
+    texts = toy_data[0]
+    np.testing.assert_array_equal(loaded.predict_proba(texts), fitted_tiny.predict_proba(texts))
+    assert loaded.get_params() == fitted_tiny.get_params()
+    np.testing.assert_array_equal(loaded.classes_, fitted_tiny.classes_)
+    assert loaded.classes_.dtype == fitted_tiny.classes_.dtype
+    assert loaded.task_tokens_ == fitted_tiny.task_tokens_
+    assert loaded.selection_summary_ == fitted_tiny.selection_summary_
+    assert loaded.selected_rows_.keys() == fitted_tiny.selected_rows_.keys()
+    for name, rows in fitted_tiny.selected_rows_.items():
         np.testing.assert_array_equal(loaded.selected_rows_[name], rows)
-    assert loaded.history_[-1, "train_loss"] == fitted.history_[-1, "train_loss"]
-    assert loaded.n_trainable_params_ == fitted.n_trainable_params_
+    assert loaded.history_[-1, "train_loss"] == fitted_tiny.history_[-1, "train_loss"]
+    assert loaded.n_trainable_params_ == fitted_tiny.n_trainable_params_
 
 
 def test_saved_directory_holds_no_pickle_and_loading_unpickles_nothing(saved, monkeypatch):
@@ -86,8 +81,9 @@ def test_save_needs_a_fitted_estimator(tiny_backbone, tmp_path):
         TokenSparseClassifier(tiny_backbone).save(tmp_path)
 
 
-def test_parameters_that_json_cannot_hold_are_named(fitted, tmp_path):
-    clf = pickle.loads(pickle.dumps(fitted)).set_params(random_state=np.random.RandomState(0))
+def test_parameters_that_json_cannot_hold_are_named(fitted_tiny, tmp_path):
+    clf = pickle.loads(pickle.dumps(fitted_tiny))
+    clf.set_params(random_state=np.random.RandomState(0))
     with pytest.raises(ValueError, match="random_state=RandomState.*cannot be saved as JSON"):
         clf.save(tmp_path)
 
@@ -146,19 +142,19 @@ def test_mismatched_shapes(saved, tmp_path):
         TokenSparseClassifier.load(path)
 
 
-def test_export_loads_in_a_transformers_pipeline_with_the_same_top_labels(fitted, tmp_path,
-                                                                          toy_data):
+def test_export_loads_in_a_transformers_pipeline_with_the_same_top_labels(
+        fitted_tiny, tmp_path, toy_data):
     from transformers import AutoModelForSequenceClassification, pipeline
 
-    fitted.export_pretrained(tmp_path)
+    fitted_tiny.export_pretrained(tmp_path)
     model = AutoModelForSequenceClassification.from_pretrained(tmp_path)
     assert model.config.id2label == {0: "card", 1: "refund"}
     assert model.config.label2id == {"card": 0, "refund": 1}
     texts = toy_data[0]
     outputs = pipeline("text-classification", model=str(tmp_path), device="cpu")(texts)
-    assert [out["label"] for out in outputs] == list(fitted.predict(texts))
+    assert [out["label"] for out in outputs] == list(fitted_tiny.predict(texts))
     np.testing.assert_allclose([out["score"] for out in outputs],
-                               fitted.predict_proba(texts).max(axis=1), rtol=1e-4)
+                               fitted_tiny.predict_proba(texts).max(axis=1), rtol=1e-4)
 
 
 def test_prefix_models_cannot_be_exported(tiny_params, toy_data, tmp_path):
