@@ -216,25 +216,33 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
             encoder = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
             tokenizer = AutoTokenizer.from_pretrained(
                 path / "tokenizer", local_files_only=True, trust_remote_code=trust_remote_code)
-        attributes = available_strategies()[params["strategy"]].attributes_from_json(
-            metadata["strategy_attributes"])
-    except (KeyError, TypeError, ValueError, OSError) as exc:
+        fitted = {
+            **available_strategies()[params["strategy"]].attributes_from_json(
+                metadata["strategy_attributes"]),
+            "backbone_name_": metadata["backbone_name"],
+            "text_encoder_": TextEncoder(tokenizer, metadata["max_length"]),
+            "history_": History(metadata["history"]),
+            "n_trainable_params_": metadata["n_trainable_params"],
+            "trainable_fraction_": metadata["trainable_fraction"],
+            "temperature_": metadata["temperature"],
+            "multilabel_": metadata["multilabel"],
+            "n_classes_": len(classes),
+        }
+    except KeyError as exc:
+        raise ModelFormatError(
+            f"{path / METADATA} lacks the entry {exc}; it was written by another "
+            "version of sklearn-tsft or edited. Save the model again."
+        ) from exc
+    except (TypeError, ValueError, OSError) as exc:
         if isinstance(exc, ModelFormatError):
             raise
         raise ModelFormatError(f"cannot load {str(path)!r}: {exc}") from exc
     module = _module(path, backend, strategy, encoder, len(classes))
 
     estimator = cls(**params)
-    for name, value in attributes.items():
+    for name, value in fitted.items():
         setattr(estimator, name, value)
-    estimator.backbone_name_ = metadata["backbone_name"]
-    estimator.text_encoder_ = TextEncoder(tokenizer, metadata["max_length"])
-    estimator.history_ = History(metadata["history"])
-    estimator.n_trainable_params_ = metadata["n_trainable_params"]
-    estimator.trainable_fraction_ = metadata["trainable_fraction"]
-    estimator.n_classes_ = len(classes)
     estimator.module_ = module.eval()
-    estimator.temperature_ = metadata["temperature"]
-    estimator.multilabel_ = metadata["multilabel"]
+    # Set last: check_is_fitted sees a complete estimator or none.
     estimator.classes_ = classes
     return estimator

@@ -162,3 +162,10 @@ def test_prefix_models_cannot_be_exported(tiny_params, toy_data, tmp_path):
     clf = TokenSparseClassifier(strategy="prefix", **dict(tiny_params, max_epochs=1))
     with pytest.raises(ValueError, match="strategy='prefix'.*use save\\(\\)/load\\(\\)"):
         clf.fit(*toy_data).export_pretrained(tmp_path)
+
+
+def test_metadata_missing_an_entry(saved, tmp_path):
+    path = copy_of(saved, tmp_path)
+    edit_metadata(path, lambda m: m.pop("temperature"))
+    with pytest.raises(ModelFormatError, match="lacks the entry 'temperature'.*Save the model again"):
+        TokenSparseClassifier.load(path)
