@@ -15,6 +15,13 @@ from .tables import column, read_table, write_table
 USER_ERRORS = (ValueError, TypeError, ImportError, OSError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line (argparse prints the usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _progress(message, args):
     if not args.quiet:
         print(message, file=sys.stderr, flush=True)
@@ -87,7 +94,7 @@ def cmd_bench(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tsft", description="Token-sparse finetuning of small transformers for text "
         "classification. Tables are CSV, TSV or JSON Lines (by suffix; '-' is stdin/stdout).")
     parser.add_argument("--version", action="version", version=f"sklearn-tsft {__version__}")

@@ -104,10 +104,15 @@ def test_bad_input_exits_2_with_one_line(argv, message, model_dir, train_csv, ti
     assert message in error_line(capsys)
 
 
-def test_bad_usage_exits_2():
+@pytest.mark.parametrize("argv, message", [
+    (["fit"], "tsft fit: error: the following arguments are required: train, --out"),
+    (["fly"], "tsft: error: argument COMMAND: invalid choice: 'fly'"),
+])
+def test_bad_usage_exits_2_with_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit"])
+        main(argv)
     assert exit_info.value.code == 2
+    assert error_line(capsys).startswith(message)
 
 
 def test_console_script_reports_its_version():
