@@ -25,18 +25,22 @@ def parse_args(description, out):
     return parser.parse_args()
 
 
-def load_banking77(args, n_intents=20, per_intent=40):
-    """Train and test frames of the first intents (fewer with --quick)."""
-    if not (args.data / "train.csv").exists():
-        sys.exit(f"No train.csv in {args.data}: pass --data with the banking77 folder.")
-    if args.quick:
-        n_intents, per_intent = 10, 20
-    train, test = pd.read_csv(args.data / "train.csv"), pd.read_csv(args.data / "test.csv")
+def load_slice(folder, n_intents, per_intent, seed):
+    """Train and test frames: the first ``n_intents`` intents, ``per_intent`` texts each."""
+    if not (folder / "train.csv").exists():
+        sys.exit(f"No train.csv in {folder}: pass --data with the banking77 folder.")
+    train, test = pd.read_csv(folder / "train.csv"), pd.read_csv(folder / "test.csv")
     intents = sorted(train.category.unique())[:n_intents]
     train = train[train.category.isin(intents)]
     per_intent = min(per_intent, train.category.value_counts().min())
-    train = train.groupby("category").sample(per_intent, random_state=args.seed)
+    train = train.groupby("category").sample(per_intent, random_state=seed)
     return train.reset_index(drop=True), test[test.category.isin(intents)].reset_index(drop=True)
+
+
+def load_banking77(args):
+    """The slice the examples use: 20 intents of 40 texts (10 of 20 with --quick)."""
+    n_intents, per_intent = (10, 20) if args.quick else (20, 40)
+    return load_slice(args.data, n_intents, per_intent, args.seed)
 
 
 def save(figure, path):

@@ -11,32 +11,15 @@ the folder that contains ``banking77/`` instead of ``--data``.
 """
 
 import argparse
-import os
-import sys
 import time
 from pathlib import Path
 
-import pandas as pd
+from _common import DEFAULT_DATA, load_slice
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from sklearn_tsft import TokenSparseClassifier
-
-DEFAULT_DATA = Path(
-    os.environ.get("TSFT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-) / "banking77"
-
-
-def load_slice(folder, n_intents, per_intent, seed):
-    """The first ``n_intents`` intents, ``per_intent`` training texts each."""
-    train = pd.read_csv(folder / "train.csv")
-    test = pd.read_csv(folder / "test.csv")
-    intents = sorted(train.category.unique())[:n_intents]
-    train = train[train.category.isin(intents)]
-    train = train.groupby("category").sample(min(per_intent, train.category.value_counts().min()),
-                                             random_state=seed)
-    return train, test[test.category.isin(intents)]
 
 
 def main(argv=None):
@@ -47,9 +30,6 @@ def main(argv=None):
     parser.add_argument("--max-epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if not (args.data / "train.csv").exists():
-        sys.exit(f"No train.csv in {args.data}: pass --data with the banking77 folder.")
-
     train, test = load_slice(args.data, args.n_intents, args.per_intent, args.seed)
     print(f"{len(train)} training and {len(test)} test texts, {args.n_intents} intents")
 

@@ -7,6 +7,12 @@ import scipy.sparse
 from sklearn.utils.multiclass import check_classification_targets
 
 
+def check_bool(value, name):
+    """Raise a ValueError naming ``name`` unless ``value`` is True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}.")
+
+
 def _is_missing(value):
     return value is None or (isinstance(value, numbers.Real) and np.isnan(value))
 

@@ -105,11 +105,13 @@ def parse_run(spec):
     for item in filter(None, rest.split(",")):
         key, sep, value = item.partition("=")
         try:
+            if not sep:
+                raise ValueError(item)
             params[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            sep = ""
-        if not sep:
-            raise ValueError(f"run {spec!r}: write parameters as name=value with Python literals.")
+        except (ValueError, SyntaxError) as exc:
+            raise ValueError(
+                f"run {spec!r}: write parameters as name=value with Python literals."
+            ) from exc
     return name, params
 
 

@@ -14,7 +14,13 @@ from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._validation import check_label_matrix, check_labels, check_texts, is_label_matrix
+from ._validation import (
+    check_bool,
+    check_label_matrix,
+    check_labels,
+    check_texts,
+    is_label_matrix,
+)
 from . import hf_export, onnx_export, persistence
 from .backbone import WINDOW_POOLINGS, TextClassifierModule, load_backbone
 from .calibration import fit_temperature
@@ -347,16 +353,14 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                     "early_stopping needs held-out data: set validation_fraction "
                     "(e.g. 0.1) as well, or early_stopping=None."
                 )
-        if not isinstance(self.accelerate, (bool, np.bool_)):
-            raise ValueError(f"accelerate must be True or False, got {self.accelerate!r}.")
+        check_bool(self.accelerate, "accelerate")
         if self.accelerate and self.device != "auto":
             raise ValueError(
                 f"accelerate=True takes the device from Accelerate; leave device='auto' "
                 f"(got {self.device!r}) and choose devices with `accelerate launch` or "
                 "CUDA_VISIBLE_DEVICES."
             )
-        if not isinstance(self.calibrate, (bool, np.bool_)):
-            raise ValueError(f"calibrate must be True or False, got {self.calibrate!r}.")
+        check_bool(self.calibrate, "calibrate")
         if self.calibrate and self.validation_fraction is None:
             raise ValueError(
                 "calibrate=True fits the temperature on held-out data: set "

@@ -38,6 +38,13 @@ def window_dataset(windows, labels, sample_weight, text_index, first_window_id):
     return TokenizedTexts(windows, labels, sample_weight, window_ids)
 
 
+def flatten_windows(windows):
+    """All windows as rows, and the index of the text each row belongs to."""
+    rows = [window for text_windows in windows for window in text_windows]
+    owner = [text for text, text_windows in enumerate(windows) for _ in text_windows]
+    return rows, torch.as_tensor(owner, dtype=torch.long)
+
+
 def first_window_ids(windows):
     """Number of the first window of each text when all windows are numbered in order."""
     return np.concatenate([[0], np.cumsum([len(w) for w in windows])[:-1]]).astype(np.int64)
@@ -52,15 +59,14 @@ class WindowCollator(PadCollator):
 
     def __call__(self, items):
         windows, labels, weights, window_ids = zip(*items)
-        rows = [window for text in windows for window in text]
+        rows, owner = flatten_windows(windows)
         padded, mask = pad_batch(rows, self.pad_token_id)
-        owner = [text for text, text_windows in enumerate(windows) for _ in text_windows]
         inputs = {
             "input_ids": padded,
             "attention_mask": mask,
             "sample_weight": torch.as_tensor(np.asarray(weights), dtype=torch.float32),
             "example_index": torch.as_tensor([i for ids in window_ids for i in ids]),
-            "window_owner": torch.as_tensor(owner, dtype=torch.long),
+            "window_owner": owner,
         }
         return inputs, torch.as_tensor(np.asarray(labels))
 
@@ -81,7 +87,6 @@ def predict_window_logits(module, windows, pooling, **options):
     -------
     logits : ndarray of shape (n_texts, n_outputs), float32
     """
-    rows = [window for text_windows in windows for window in text_windows]
-    owner = torch.as_tensor([text for text, ws in enumerate(windows) for _ in ws])
+    rows, owner = flatten_windows(windows)
     logits = torch.from_numpy(predict_logits(module, rows, **options))
     return combine_windows(logits, owner, len(windows), pooling).numpy()

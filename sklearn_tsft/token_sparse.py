@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_scalar
 
+from ._validation import check_bool
 from .frozen_prefix import unwrap, with_prefix_cache
 from .selection import block_names, block_of, choose_rows, linear_layers, row_sensitivity
 from .sparse_delta import attach_deltas, merge_deltas
@@ -61,10 +62,7 @@ class TokenSparse(Strategy):
         check_scalar(sparsity, "sparsity", numbers.Real, min_val=0, max_val=1,
                      include_boundaries="right")
         check_scalar(n_task_tokens, "n_task_tokens", numbers.Integral, min_val=1)
-        if not isinstance(adaptive_tokenization, (bool, np.bool_)):
-            raise ValueError(
-                f"adaptive_tokenization must be True or False, got {adaptive_tokenization!r}."
-            )
+        check_bool(adaptive_tokenization, "adaptive_tokenization")
         self.n_layers = n_layers
         self.sparsity = sparsity
         self.n_task_tokens = n_task_tokens
