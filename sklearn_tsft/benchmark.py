@@ -8,7 +8,7 @@ the CPU, ``torch.cuda.max_memory_allocated`` on a GPU.
 
 Run from the command line as ``tsft bench`` or ``python benchmarks/compare.py``.
 A run is ``NAME`` or ``NAME:param=value,...`` where ``NAME`` is a strategy
-or ``tfidf+logreg``/``tfidf+linearsvc`` and values are Python literals,
+or ``tfidf+logreg``/``tfidf+linearsvc`` and values are Python literals or bare words,
 e.g. ``token_sparse:sparsity=0.01``.
 """
 
@@ -82,13 +82,32 @@ def add_arguments(parser):
     return parser
 
 
+def parse_assignment(text):
+    """``NAME=VALUE`` as ``(name, value)``: a Python literal, else the bare string.
+
+    Shared by ``tsft fit --param`` and the benchmark's run specs.
+
+    Examples
+    --------
+    >>> parse_assignment("n_layers=None"), parse_assignment("strategy=lora")
+    (('n_layers', None), ('strategy', 'lora'))
+    """
+    name, sep, value = text.partition("=")
+    if not (name and sep):
+        raise ValueError(f"{text!r}: write NAME=VALUE, e.g. lora_r=16")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
 def parse_run(spec):
     """Split a run specification into its name and its parameters.
 
     Parameters
     ----------
     spec : str
-        ``NAME`` or ``NAME:param=value,...`` with Python literals as values.
+        ``NAME`` or ``NAME:param=value,...``; values as in :func:`parse_assignment`.
 
     Returns
     -------
@@ -101,17 +120,10 @@ def parse_run(spec):
     ('token_sparse', {'sparsity': 0.01, 'n_layers': None})
     """
     name, _, rest = spec.partition(":")
-    params = {}
-    for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        try:
-            if not sep:
-                raise ValueError(item)
-            params[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError) as exc:
-            raise ValueError(
-                f"run {spec!r}: write parameters as name=value with Python literals."
-            ) from exc
+    try:
+        params = dict(parse_assignment(item) for item in filter(None, rest.split(",")))
+    except ValueError as exc:
+        raise ValueError(f"run {spec!r}: {exc}") from exc
     return name, params
 
 

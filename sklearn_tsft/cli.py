@@ -5,7 +5,6 @@ no traceback), 130 when interrupted.
 """
 
 import argparse
-import ast
 import sys
 from pathlib import Path
 
@@ -28,13 +27,12 @@ def _progress(message, args):
 
 
 def _parameter(text):
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"{text!r}: write NAME=VALUE, e.g. lora_r=16")
+    from .benchmark import parse_assignment
+
     try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return name, value  # a bare word is a string
+        return parse_assignment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def cmd_fit(args):

@@ -70,7 +70,7 @@ def test_plot_table_and_docs_section_are_written(result):
 
 
 def test_bad_run_specs_fail_before_fitting(tmp_path):
-    with pytest.raises(ValueError, match="name=value"):
+    with pytest.raises(ValueError, match="'sparsity': write NAME=VALUE"):
         parse_run("token_sparse:sparsity")
     with pytest.raises(ValueError, match="unknown name 'magic'"):
         main(["--train", str(tmp_path / "x.csv"), "--runs", "magic"])
