@@ -164,11 +164,15 @@ class TextClassifierNet(NeuralNetClassifier):
             self.history.record_batch(f"{prefix}_batch_size", len(batch[0]["sample_weight"]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
             losses.append(loss)
-        if losses and not self.verbose:
+        if losses:
             rows = self.history[-1]["batches"][-len(losses):]
-            for row, value in zip(rows, torch.stack(losses).tolist()):
+            for row, value in zip(rows, self.shared_losses(torch.stack(losses)).tolist()):
                 row[f"{prefix}_loss"] = value
         self.history.record(f"{prefix}_batch_count", len(losses))
+
+    def shared_losses(self, losses):
+        """The batch losses recorded in the history (this process's own here)."""
+        return losses
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         try:
@@ -218,7 +222,21 @@ class AcceleratedTextClassifierNet(AccelerateMixin, TextClassifierNet):
     With several processes (``accelerate launch``) each trains on its share
     of every batch and only the gradients of trainable parameters (the
     strategy's deltas, adapters or blocks, and the head) are synchronised.
+    The recorded losses are averaged over the processes, so every process
+    has the same history and early stopping ends them at the same epoch.
     """
+
+    def shared_losses(self, losses):
+        return self.accelerator.reduce(losses, reduction="mean")
+
+    def _initialize_accelerator(self):
+        # The loss has no parameters: on several CPU processes accelerate
+        # would still wrap it in DistributedDataParallel, which refuses it.
+        criteria, self._criteria = self._criteria, []
+        try:
+            return super()._initialize_accelerator()
+        finally:
+            self._criteria = criteria
 
 
 def build_net(
@@ -303,6 +321,11 @@ def build_net(
         # skorch's PrintLog honours verbose=0 only with the plain print sink;
         # accelerator.print prints once across processes.
         "callbacks__print_log__sink": accelerator.print if verbose > 0 else print,
+        # The caller keeps the module it passed in. Unwrapping at the end of
+        # training would run before EarlyStopping(load_best=True) restores
+        # weights it saved from the DistributedDataParallel wrapper, whose
+        # parameter names no longer match.
+        "unwrap_after_train": False,
     }
     net_class = TextClassifierNet if accelerator is None else AcceleratedTextClassifierNet
     return net_class(

@@ -1,4 +1,9 @@
-"""Grid search on a real dask.distributed LocalCluster equals the serial search."""
+"""Several processes: grid search on a dask.distributed LocalCluster, one fit under torchrun."""
+
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -27,3 +32,44 @@ def test_grid_search_on_a_local_dask_cluster_matches_the_serial_search(tiny_para
     texts = toy_data[0]
     np.testing.assert_array_equal(on_dask.best_estimator_.predict_proba(texts),
                                   serial.best_estimator_.predict_proba(texts))
+
+
+TWO_PROCESS_FIT = """
+import json, sys
+from pathlib import Path
+from accelerate import PartialState
+from sklearn_tsft import TokenSparseClassifier
+
+backbone, folder = sys.argv[1], Path(sys.argv[2])
+texts, labels = json.loads((folder / "data.json").read_text())
+clf = TokenSparseClassifier(backbone, accelerate=True, max_epochs=4, batch_size=8,
+                            head_lr=1e-1, validation_fraction=0.25, early_stopping=1,
+                            random_state=0)
+clf.fit(texts, labels)
+state = PartialState()
+(folder / f"rank{state.process_index}.json").write_text(json.dumps({
+    "n_processes": state.num_processes,
+    "proba": clf.predict_proba(texts).tolist(),
+    "valid_loss": clf.history_[:, "valid_loss"],
+}))
+"""
+
+
+def test_two_cpu_processes_under_torchrun_train_one_model(tiny_backbone, toy_data, tmp_path):
+    pytest.importorskip("accelerate", reason="needs sklearn-tsft[accelerate]")
+    script = tmp_path / "fit.py"
+    script.write_text(TWO_PROCESS_FIT)
+    (tmp_path / "data.json").write_text(json.dumps([list(toy_data[0]), toy_data[1].tolist()]))
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    launched = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         str(script), tiny_backbone, str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in range(2)]
+    assert [rank["n_processes"] for rank in ranks] == [2, 2]
+    # DDP kept the weights equal, and the averaged validation losses made
+    # early stopping end both processes at the same epoch.
+    assert ranks[0]["valid_loss"] == ranks[1]["valid_loss"]
+    np.testing.assert_array_equal(ranks[0]["proba"], ranks[1]["proba"])
