@@ -644,6 +644,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             return (self.predict_proba(X) >= self.threshold).astype(np.int64)
         scores = self._logits(X)
         return self.classes_[np.argmax(scores, axis=1)]
+
     def save(self, path):
         """Write the fitted estimator to a directory, without pickle.
 

@@ -168,7 +168,7 @@ def _load_weights(module, path):
         ) from exc
 
 
-def _module(path, backend, strategy, encoder, n_classes):
+def _module(path, backend, strategy, config, n_classes, trust_remote_code):
     """The fitted module: torch weights from safetensors, or the directory's ONNX file."""
     if backend == "onnx":
         if not (path / ONNX_FILE).exists():
@@ -177,6 +177,8 @@ def _module(path, backend, strategy, encoder, n_classes):
                 "or load with backend='torch'."
             )
         return OnnxModule(path / ONNX_FILE)
+    with quiet_transformers(0):
+        encoder = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
     module = TextClassifierModule(strategy.inference_encoder(encoder), n_classes)
     _load_weights(module, path)
     return module
@@ -213,7 +215,6 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
         with quiet_transformers(0):
             config = AutoConfig.from_pretrained(
                 path / "backbone", local_files_only=True, trust_remote_code=trust_remote_code)
-            encoder = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
             tokenizer = AutoTokenizer.from_pretrained(
                 path / "tokenizer", local_files_only=True, trust_remote_code=trust_remote_code)
         fitted = {
@@ -237,7 +238,7 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
         if isinstance(exc, ModelFormatError):
             raise
         raise ModelFormatError(f"cannot load {str(path)!r}: {exc}") from exc
-    module = _module(path, backend, strategy, encoder, len(classes))
+    module = _module(path, backend, strategy, config, len(classes), trust_remote_code)
 
     estimator = cls(**params)
     for name, value in fitted.items():
