@@ -17,7 +17,8 @@ from sklearn_tsft.calibration import expected_calibration_error
 
 def main(argv=None):
     parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-    args = parser.parse_args(argv or ["--quick"])
+    parser.set_defaults(quick=True)
+    args = parser.parse_args(argv)
     X_train, y_train, X_test, y_test = load_split(args)
     clf = TokenSparseClassifier(args.model, max_epochs=args.max_epochs, batch_size=args.batch_size,
                                 validation_fraction=0.1, calibrate=True, device=args.device,

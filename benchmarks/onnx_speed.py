@@ -25,11 +25,10 @@ from sklearn_tsft.benchmark import add_arguments, load_split
 
 def main(argv=None):
     parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-    parser.add_argument("--n-texts", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args(argv or ["--quick", "--n-test", "2000"])
-    X_train, y_train, X_test, y_test = load_split(args)
-    texts, truth = X_test[: args.n_texts], y_test[: args.n_texts]
+    parser.set_defaults(quick=True, n_test=2000)
+    args = parser.parse_args(argv)
+    X_train, y_train, texts, truth = load_split(args)
     clf = TokenSparseClassifier(args.model, max_epochs=args.max_epochs, device="cpu",
                                 random_state=args.seeds[0]).fit(X_train, y_train)
     folder = Path(tempfile.mkdtemp(prefix="tsft_onnx_"))
