@@ -24,8 +24,7 @@ import torch
 from transformers import pipeline
 
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft.benchmark import default_data_dir
-from sklearn_tsft.tables import read_table
+from sklearn_tsft.benchmark import add_arguments, load_split
 from sklearn_tsft.training import pad_batch
 
 
@@ -51,20 +50,15 @@ def timed(func):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    data = default_data_dir() / "banking77"
-    parser.add_argument("--train", default=data / "train.csv")
-    parser.add_argument("--test", default=data / "test.csv")
-    parser.add_argument("--n-texts", type=int, default=2000)
+    parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--device", default="cpu")
+    parser.set_defaults(n_train=500, n_test=2000, device="cpu")
     args = parser.parse_args(argv)
-
-    train = read_table(args.train).sample(500, random_state=0)
-    texts = read_table(args.test).text.sample(args.n_texts, random_state=0).tolist()
+    train_texts, train_labels, texts, _ = load_split(args)
     # The fitted weights do not change the cost; a one-epoch head fit is enough.
-    clf = TokenSparseClassifier(strategy="head", max_epochs=1, device=args.device, random_state=0)
-    clf.fit(train.text, train.category)
+    clf = TokenSparseClassifier(args.model, strategy="head", max_epochs=1, device=args.device,
+                                random_state=0)
+    clf.fit(train_texts, train_labels)
     export = tempfile.mkdtemp(prefix="tsft_export_")
     clf.export_pretrained(export)
     pipe = pipeline("text-classification", model=export, device=args.device)
