@@ -37,11 +37,18 @@ def resolve_device(device):
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(
             f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda'."
         ) from exc
+    n_gpus = torch.cuda.device_count()
+    if resolved.type == "cuda" and (resolved.index or 0) >= n_gpus:
+        raise ValueError(
+            f"device={device!r}, but torch sees {n_gpus} CUDA device(s) here; use "
+            "device='auto' (a GPU when there is one, else the CPU), 'cpu', or an index "
+            "below that count."
+        )
     return device
 
 
