@@ -68,7 +68,12 @@ def cmd_predict(args):
     if args.proba:
         for label, proba in zip(clf.classes_, clf.predict_proba(texts).T):
             out[f"proba_{label}"] = proba
-    out[args.prediction_column] = clf.predict(texts)
+    predicted = clf.predict(texts)
+    if clf.multilabel_:
+        for label, indicator in zip(clf.classes_, predicted.T):
+            out[f"{args.prediction_column}_{label}"] = indicator
+    else:
+        out[args.prediction_column] = predicted
     write_table(out, args.out, args.out_format)
 
 
@@ -76,6 +81,12 @@ def cmd_evaluate(args):
     from sklearn.metrics import accuracy_score, classification_report, f1_score
 
     clf = _load(args)
+    if clf.multilabel_:
+        raise ValueError(
+            f"{args.model_dir} is a multi-label model; evaluate scores single-label models. "
+            "Use 'tsft predict' (one 0/1 column per label) and score the indicator columns, "
+            "e.g. with sklearn.metrics.f1_score(average='micro')."
+        )
     frame = read_table(args.test, args.format)
     texts = column(frame, args.text_column, args.test)
     truth = column(frame, args.label_column, args.test).to_numpy()
@@ -135,7 +146,9 @@ def build_parser():
     predict.add_argument("--out-format", choices=["csv", "tsv", "jsonl"])
     predict.add_argument("--proba", action="store_true",
                          help="add a proba_<label> column per class")
-    predict.add_argument("--prediction-column", default="prediction")
+    predict.add_argument("--prediction-column", default="prediction",
+                         help="name of the predicted label's column; a multi-label model "
+                         "writes one 0/1 column per label, <name>_<label>")
     predict.add_argument("--device")
 
     evaluate = command("evaluate", cmd_evaluate,

@@ -75,6 +75,35 @@ def test_evaluate_prints_accuracy_f1_and_report(model_dir, train_csv, capsys):
     assert out.startswith("accuracy: ") and "macro-F1: " in out and "precision" in out
 
 
+@pytest.fixture(scope="module")
+def multilabel_model_dir(tiny_backbone, tmp_path_factory):
+    texts, labels = make_texts(10)
+    indicator = np.column_stack([labels == "card", labels == "refund", np.arange(20) % 3 == 0])
+    out = tmp_path_factory.mktemp("multilabel_model")
+    TokenSparseClassifier(tiny_backbone, max_epochs=1, batch_size=8, device="cpu",
+                          random_state=0).fit(texts, indicator.astype(int)).save(out)
+    return out
+
+
+def test_multilabel_predict_writes_one_indicator_column_per_label(multilabel_model_dir,
+                                                                   train_csv, tmp_path):
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(multilabel_model_dir), str(train_csv), "--out", str(out),
+                 "--proba", "--quiet"]) == 0
+    frame = pd.read_csv(out)
+    assert list(frame.columns[3:]) == ["proba_0", "proba_1", "proba_2",
+                                       "prediction_0", "prediction_1", "prediction_2"]
+    clf = TokenSparseClassifier.load(multilabel_model_dir)
+    np.testing.assert_array_equal(frame[["prediction_0", "prediction_1", "prediction_2"]],
+                                  clf.predict(frame.text))
+
+
+def test_evaluate_refuses_a_multilabel_model_and_names_the_alternative(
+        multilabel_model_dir, train_csv, capsys):
+    assert main(["evaluate", str(multilabel_model_dir), str(train_csv), "--quiet"]) == 2
+    assert "is a multi-label model; evaluate scores single-label models" in error_line(capsys)
+
+
 def error_line(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
