@@ -15,6 +15,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 from skorch.hf import AccelerateMixin
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from transformers import get_linear_schedule_with_warmup
 
@@ -159,6 +160,9 @@ class TextClassifierNet(NeuralNetClassifier):
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
+            # A step may score a different batch than it was given (the
+            # whole batch across processes, for AcceleratedTextClassifierNet).
+            batch = step.pop("batch", batch)
             loss = step["loss"].detach()
             self.history.record_batch(f"{prefix}_loss", loss.item() if self.verbose else loss)
             self.history.record_batch(f"{prefix}_batch_size", len(batch[0]["sample_weight"]))
@@ -222,12 +226,28 @@ class AcceleratedTextClassifierNet(AccelerateMixin, TextClassifierNet):
     With several processes (``accelerate launch``) each trains on its share
     of every batch and only the gradients of trainable parameters (the
     strategy's deltas, adapters or blocks, and the head) are synchronised.
-    The recorded losses are averaged over the processes, so every process
+    The recorded losses are averaged over the processes, and validation
+    scores the whole validation split on every process, so every process
     has the same history and early stopping ends them at the same epoch.
     """
 
     def shared_losses(self, losses):
         return self.accelerator.reduce(losses, reduction="mean")
+
+    def validation_step(self, batch, **fit_params):
+        # Each process holds a share of the batch, padded by accelerate with
+        # repeated texts so the shares are even; gather_for_metrics joins the
+        # shares and drops the repeats, so the loss and the cached predictions
+        # that valid_acc reads cover each validation text exactly once.
+        self._set_training(False)
+        inputs, targets = unpack_data(batch)
+        with torch.no_grad():
+            logits = self.infer(inputs, **fit_params)
+        logits, targets, weights = self.accelerator.gather_for_metrics(
+            (logits, targets, inputs["sample_weight"]))
+        whole = {"sample_weight": weights}
+        loss = self.get_loss(logits, targets, X=whole, training=False)
+        return {"loss": loss, "y_pred": logits, "batch": (whole, targets)}
 
     def _initialize_accelerator(self):
         # The loss has no parameters: on several CPU processes accelerate

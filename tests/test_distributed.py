@@ -51,6 +51,9 @@ state = PartialState()
     "n_processes": state.num_processes,
     "proba": clf.predict_proba(texts).tolist(),
     "valid_loss": clf.history_[:, "valid_loss"],
+    "valid_acc": clf.history_[:, "valid_acc"],
+    "valid_texts": [sum(batch.get("valid_batch_size", 0) for batch in epoch["batches"])
+                    for epoch in clf.history_],
 }))
 """
 
@@ -72,4 +75,9 @@ def test_two_cpu_processes_under_torchrun_train_one_model(tiny_backbone, toy_dat
     # DDP kept the weights equal, and the averaged validation losses made
     # early stopping end both processes at the same epoch.
     assert ranks[0]["valid_loss"] == ranks[1]["valid_loss"]
+    # Validation gathered the shares of the 10 held-out texts (without the
+    # texts accelerate repeats to even them out), so each process scored all
+    # of them exactly once.
+    assert all(n == 10 for rank in ranks for n in rank["valid_texts"])
+    assert ranks[0]["valid_acc"] == ranks[1]["valid_acc"]
     np.testing.assert_array_equal(ranks[0]["proba"], ranks[1]["proba"])
