@@ -1,14 +1,15 @@
 """ONNX export (optionally int8-quantized) and prediction through onnxruntime.
 
 ``export_onnx`` traces the fitted module (token ids and attention mask in,
-logits out; batch size and length dynamic) with torch's TorchScript-based
-exporter, and ``quantize="int8"`` applies onnxruntime's dynamic int8
-quantization with one weight scale per output channel.
+logits out; batch size and length dynamic; eager attention) with torch's
+TorchScript-based exporter, and ``quantize="int8"`` applies onnxruntime's
+dynamic int8 quantization with one weight scale per output channel.
 :class:`OnnxModule` runs such a file with the calling convention of
 :class:`~sklearn_tsft.backbone.TextClassifierModule`, so the estimator's
 batching, windows and temperature apply unchanged.
 """
 
+import contextlib
 import logging
 import warnings
 from pathlib import Path
@@ -56,7 +57,7 @@ def export_onnx(module, path, quantize=None):
     was_training = module.training
     module.eval()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _eager_attention(module.encoder):
             # The tracer's notes on Python control flow concern shapes that
             # the example batch fixes as the exported graph expects.
             warnings.simplefilter("ignore")
@@ -89,6 +90,19 @@ def export_onnx(module, path, quantize=None):
         finally:
             root_logger.removeFilter(_drop_pre_processing_advice)
         traced.unlink()
+
+
+@contextlib.contextmanager
+def _eager_attention(encoder):
+    # Traced SDPA attention masks its scores with Where and IsNaN nodes that
+    # cost onnxruntime about 15% on 100-token texts; eager attention adds the
+    # mask instead (same outputs; no difference on short texts).
+    previous = encoder.config._attn_implementation
+    encoder.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        encoder.set_attn_implementation(previous)
 
 
 def _drop_pre_processing_advice(record):

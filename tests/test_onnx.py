@@ -55,6 +55,15 @@ def test_int8_weights_have_one_scale_per_output_channel(fitted_tiny, tmp_path):
     assert all(zero_points == weight[1:] for weight, zero_points in weights)
 
 
+def test_export_traces_eager_attention_and_leaves_the_module_as_it_was(fitted_tiny, exported):
+    # Traced SDPA masks attention scores with IsNaN/Where nodes, about 15%
+    # of onnxruntime's time on 100-token texts (docs/benchmarks.md).
+    onnx = pytest.importorskip("onnx")
+    operators = {node.op_type for node in onnx.load(str(exported / "model.onnx")).graph.node}
+    assert "Softmax" in operators and "IsNaN" not in operators
+    assert fitted_tiny.module_.encoder.config._attn_implementation == "sdpa"
+
+
 def test_windows_go_through_onnx_too(tiny_params, toy_data, tmp_path):
     long_texts = [" ".join([text] * 6) for text in toy_data[0]]
     clf = TokenSparseClassifier(long_text="chunk", max_length=16, stride=4, **tiny_params)
