@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
+from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 from skorch.hf import AccelerateMixin
-from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from transformers import get_linear_schedule_with_warmup
 
