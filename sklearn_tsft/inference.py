@@ -34,8 +34,16 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
     logits : ndarray of shape (n_texts, n_outputs), float32
     """
     order = np.argsort([len(ids) for ids in input_ids], kind="stable")
+    # Moving the module or switching its mode walks every submodule, about
+    # 7 ms on MiniLM: a quarter of a one-text prediction on the CPU. Only
+    # what is needed is done, and undone afterwards.
+    home = _parameter_device(module)
+    moved = home is not None and not _same_device(home, torch.device(device))
     was_training = module.training
-    module.to(device).eval()
+    if moved:
+        module.to(device)
+    if was_training:
+        module.eval()
     chunks = []
     try:
         with torch.inference_mode(), autocast(device, precision):
@@ -46,8 +54,22 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
                 logits = module(input_ids=padded.to(device), attention_mask=mask.to(device))
                 chunks.append(logits.float().cpu())
     finally:
-        module.train(was_training).to("cpu")
+        if was_training:
+            module.train()
+        if moved:
+            module.to(home)
     logits = torch.cat(chunks).numpy()
     restored = np.empty_like(logits)
     restored[order] = logits
     return restored
+
+
+def _parameter_device(module):
+    # An onnxruntime-backed module has no parameters and runs where it is.
+    parameter = next(module.parameters(), None)
+    return None if parameter is None else parameter.device
+
+
+def _same_device(a, b):
+    # "cuda" means the current GPU, which parameters report as "cuda:0".
+    return a.type == b.type and (a.index or 0) == (b.index or 0)
