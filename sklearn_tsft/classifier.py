@@ -381,7 +381,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _sample_weights(self, sample_weight, labels):
-        weights = _check_sample_weight(sample_weight, np.empty(len(labels)), dtype=np.float64)
+        weights = _check_sample_weight(sample_weight, np.empty(len(labels)), dtype=np.float64,
+                                       ensure_non_negative=True)
         if self.class_weight is not None:
             weights = weights * compute_sample_weight(self.class_weight, labels)
         if weights.sum() <= 0:
@@ -436,7 +437,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             for multi-label classification, a 0/1 indicator matrix (as
             ``MultiLabelBinarizer`` gives), trained with a sigmoid per label.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each text in the loss (combined with
+            Non-negative weight of each text in the loss (combined with
             ``class_weight``). Only the relative sizes matter.
 
         Returns

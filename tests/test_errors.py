@@ -112,6 +112,12 @@ def test_all_zero_sample_weight(clf):
         clf.fit(TEXTS, LABELS, sample_weight=np.zeros(4))
 
 
+def test_negative_sample_weight(clf):
+    # A negative weight would train the model away from that text's label.
+    with pytest.raises(ValueError, match="Negative values in data passed to `?sample_weight"):
+        clf.fit(TEXTS, LABELS, sample_weight=[1.0, 2.0, -0.5, 1.0])
+
+
 def test_predict_checks_texts_too(clf):
     clf.fit(TEXTS, LABELS)
     with pytest.raises(ValueError, match=r"X\[0\] is missing"):
