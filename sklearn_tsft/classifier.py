@@ -328,11 +328,18 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"chunk_pooling must be one of {WINDOW_POOLINGS}, got {self.chunk_pooling!r}.")
         if self.long_text == "chunk":
-            # The tokenizer needs room for new tokens in every window.
-            check_scalar(self.stride, "stride", numbers.Integral, min_val=0,
-                         max_val=self.max_length - 3)
+            check_scalar(self.stride, "stride", numbers.Integral, min_val=0)
+            if self.stride > self.max_length - 3:
+                # Two special tokens, the shared ones, and at least one new token.
+                raise ValueError(
+                    f"stride={self.stride} leaves no new tokens in a window of "
+                    f"max_length={self.max_length}: use a stride of at most "
+                    f"max_length - 3 = {self.max_length - 3}, or a larger max_length."
+                )
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
         check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
+        if isinstance(self.lr, str) and self.lr != "auto":
+            raise ValueError(f"lr must be 'auto' or a positive float, got {self.lr!r}.")
         for name in ("lr", "head_lr"):
             if name == "lr" and self.lr == "auto":
                 continue

@@ -62,6 +62,7 @@ def test_bad_labels(clf, labels, error, message):
         ({"batch_size": -2}, "batch_size == -2, must be >= 1"),
         ({"max_length": 1}, "max_length == 1, must be >= 2"),
         ({"lr": 0.0}, "lr == 0.0, must be > 0"),
+        ({"lr": "fast"}, "lr must be 'auto' or a positive float, got 'fast'"),
         ({"head_lr": -1.0}, "head_lr == -1.0, must be > 0"),
         ({"warmup_ratio": 1.5}, "warmup_ratio == 1.5, must be <= 1"),
         ({"validation_fraction": 1.0}, "validation_fraction == 1.0, must be < 1"),

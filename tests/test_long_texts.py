@@ -70,7 +70,9 @@ def test_short_texts_give_the_same_predictions_either_way(params, toy_data):
 @pytest.mark.parametrize("setting, message", [
     ({"long_text": "split"}, "long_text must be 'truncate' or 'chunk'"),
     ({"chunk_pooling": "sum"}, "chunk_pooling must be one of"),
-    ({"long_text": "chunk", "stride": 14}, "stride == 14, must be <= 13"),
+    ({"long_text": "chunk", "stride": 14},
+     "stride=14 leaves no new tokens in a window of max_length=16: use a stride of at most "
+     "max_length - 3 = 13"),
 ])
 def test_bad_long_text_settings(params, toy_data, setting, message):
     with pytest.raises(ValueError, match=message):
