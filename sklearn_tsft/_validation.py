@@ -82,7 +82,7 @@ def check_texts(X):
                 "first, e.g. with an empty string."
             )
         raise TypeError(
-            f"X[{index}] is a {type(text).__name__} ({text!r:.50}), not a string. "
+            f"X[{index}] is of type {type(text).__name__} ({text!r:.50}), not a string. "
             "Convert the texts to str before fitting or predicting."
         )
     return texts

@@ -1,6 +1,8 @@
 """Test helpers that must exist at collection time (parametrize_with_checks)."""
 
+import atexit
 import functools
+import shutil
 import tempfile
 
 import numpy as np
@@ -35,6 +37,8 @@ def make_texts(n_per_class, seed=0, classes=("card", "refund")):
 def tiny_backbone_dir():
     """Build (once per process) a 2-layer, 32-hidden BERT with MiniLM's tokenizer."""
     path = tempfile.mkdtemp(prefix="tsft_tiny_bert_")
+    # Child processes that are handed the path finish before this one.
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
