@@ -40,9 +40,11 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
     home = _parameter_device(module)
     moved = home is not None and not _same_device(home, torch.device(device))
     was_training = module.training
+    # Any submodule in training mode (dropout) must be switched, not only the top.
+    switched = any(submodule.training for submodule in module.modules())
     if moved:
         module.to(device)
-    if was_training:
+    if switched:
         module.eval()
     chunks = []
     try:
@@ -54,8 +56,8 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
                 logits = module(input_ids=padded.to(device), attention_mask=mask.to(device))
                 chunks.append(logits.float().cpu())
     finally:
-        if was_training:
-            module.train()
+        if switched:
+            module.train(was_training)
         if moved:
             module.to(home)
     logits = torch.cat(chunks).numpy()

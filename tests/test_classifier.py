@@ -155,13 +155,14 @@ def test_predict_neither_moves_nor_switches_a_module_already_on_its_device(fitte
     assert fitted.predict(["card"]).shape == (1,)
 
 
-def test_predict_puts_a_module_in_training_mode_back_in_it(fitted, toy_data):
+@pytest.mark.parametrize("submodule", ["", "dropout", "encoder"])
+def test_predict_runs_in_eval_mode_and_puts_the_mode_back(fitted, toy_data, submodule):
     texts, _ = toy_data
     expected = fitted.predict_proba(texts)
-    fitted.module_.train()
+    training = fitted.module_.get_submodule(submodule).train()
     try:
         np.testing.assert_array_equal(fitted.predict_proba(texts), expected)
-        assert fitted.module_.training
+        assert training.training == (submodule == "")
     finally:
         fitted.module_.eval()
 
