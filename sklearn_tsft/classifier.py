@@ -42,12 +42,11 @@ def resolve_device(device):
         raise ValueError(
             f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda'."
         ) from exc
-    n_gpus = torch.cuda.device_count()
-    if resolved.type == "cuda" and (resolved.index or 0) >= n_gpus:
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
         raise ValueError(
-            f"device={device!r}, but torch sees {n_gpus} CUDA device(s) here; use "
-            "device='auto' (a GPU when there is one, else the CPU), 'cpu', or an index "
-            "below that count."
+            f"device={device!r}, but torch sees {torch.cuda.device_count()} CUDA device(s) "
+            "here; use device='auto' (a GPU when there is one, else the CPU), 'cpu', or an "
+            "index below that count."
         )
     return device
 

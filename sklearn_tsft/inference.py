@@ -38,7 +38,7 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
     # 7 ms on MiniLM: a quarter of a one-text prediction on the CPU. Only
     # what is needed is done, and undone afterwards.
     home = _parameter_device(module)
-    moved = home is not None and not _same_device(home, torch.device(device))
+    moved = home is not None and home != torch.device(device)
     was_training = module.training
     # Any submodule in training mode (dropout) must be switched, not only the top.
     switched = any(submodule.training for submodule in module.modules())
@@ -70,8 +70,3 @@ def _parameter_device(module):
     # An onnxruntime-backed module has no parameters and runs where it is.
     parameter = next(module.parameters(), None)
     return None if parameter is None else parameter.device
-
-
-def _same_device(a, b):
-    # "cuda" means the current GPU, which parameters report as "cuda:0".
-    return a.type == b.type and (a.index or 0) == (b.index or 0)

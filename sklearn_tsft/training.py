@@ -239,10 +239,8 @@ class AcceleratedTextClassifierNet(AccelerateMixin, TextClassifierNet):
         # repeated texts so the shares are even; gather_for_metrics joins the
         # shares and drops the repeats, so the loss and the cached predictions
         # that valid_acc reads cover each validation text exactly once.
-        self._set_training(False)
+        logits = super().validation_step(batch, **fit_params)["y_pred"]
         inputs, targets = unpack_data(batch)
-        with torch.no_grad():
-            logits = self.infer(inputs, **fit_params)
         logits, targets, weights = self.accelerator.gather_for_metrics(
             (logits, targets, inputs["sample_weight"]))
         whole = {"sample_weight": weights}

@@ -72,7 +72,7 @@ def test_two_cpu_processes_under_torchrun_train_one_model(tiny_backbone, toy_dat
     assert launched.returncode == 0, launched.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in range(2)]
     assert [rank["n_processes"] for rank in ranks] == [2, 2]
-    # DDP kept the weights equal, and the averaged validation losses made
+    # DDP kept the weights equal, and validation on the whole split made
     # early stopping end both processes at the same epoch.
     assert ranks[0]["valid_loss"] == ranks[1]["valid_loss"]
     # Validation gathered the shares of the 10 held-out texts (without the
