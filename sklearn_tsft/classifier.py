@@ -505,9 +505,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 raise KeyboardInterrupt("fit was interrupted; the estimator is unfitted") from exc
             finally:
                 history = net.history
-                del net
-                fitted_module = strategy.finalize(trained.to("cpu"))
-                del trained
+                # The training view (with its cache of frozen-block states) goes;
+                # the module it trained is finalized.
+                del net, trained
+                fitted_module = strategy.finalize(module.to("cpu"))
                 _free_accelerator_memory(device)
 
         temperature = 1.0

@@ -62,16 +62,15 @@ class PrefixCachedModule(nn.Module):
 
     def __init__(self, module, first_trained):
         super().__init__()
-        self.module = module
+        # The module's parts under the module's own names, so that parameter
+        # names (the optimizer's "head.*" group, early stopping's saved
+        # states) are those of the plain module.
+        self.encoder, self.dropout, self.head = module.encoder, module.dropout, module.head
         self.first_trained = first_trained
         self._cache = {}
 
-    def clear_cache(self):
-        """Drop the kept states (they may hold accelerator memory)."""
-        self._cache.clear()
-
     def _lower_states(self, input_ids, attention_mask):
-        encoder = self.module.encoder
+        encoder = self.encoder
         lower = nn.ModuleList(transformer_blocks(encoder)[: self.first_trained])
         was_training = encoder.training
         encoder.eval()
@@ -93,13 +92,13 @@ class PrefixCachedModule(nn.Module):
         return pad_sequence([self._cache[index] for index in indices], batch_first=True)
 
     def forward(self, input_ids, attention_mask, example_index):
-        encoder = self.module.encoder
+        encoder = self.encoder
         states = self._cached_states(input_ids, attention_mask, example_index)
         upper = nn.ModuleList(transformer_blocks(encoder)[self.first_trained :])
         with _swapped(encoder, upper, _PassThroughEmbeddings()):
             hidden = encoder(inputs_embeds=states, attention_mask=attention_mask).last_hidden_state
         pooled = mean_pool(hidden, attention_mask)
-        return self.module.head(self.module.dropout(pooled))
+        return self.head(self.dropout(pooled))
 
 
 def with_prefix_cache(module, first_trained):
@@ -110,12 +109,4 @@ def with_prefix_cache(module, first_trained):
     """
     if first_trained > 0 and supports_prefix_cache(module.encoder):
         return PrefixCachedModule(module, first_trained)
-    return module
-
-
-def unwrap(module):
-    """The trained module itself, with any prefix cache dropped."""
-    if isinstance(module, PrefixCachedModule):
-        module.clear_cache()
-        return module.module
     return module

@@ -11,7 +11,7 @@ import warnings
 
 from sklearn.utils import check_scalar
 
-from .frozen_prefix import unwrap, with_prefix_cache
+from .frozen_prefix import with_prefix_cache
 from .selection import block_names
 from .tokenization import TextEncoder
 
@@ -45,7 +45,11 @@ class Strategy:
         raise NotImplementedError
 
     def finalize(self, module):
-        """Return the trained module as a plain ``TextClassifierModule``."""
+        """Return the trained module as a plain ``TextClassifierModule``.
+
+        ``module`` is the module given to :meth:`prepare` (not a training
+        view that :meth:`prepare` may have returned), with its parameters trained.
+        """
         return module
 
     def fitted_attributes(self):
@@ -140,9 +144,6 @@ class TopLayers(Strategy):
         for name in blocks[lowest:]:
             module.encoder.get_submodule(name).requires_grad_(True)
         return with_prefix_cache(module, lowest)
-
-    def finalize(self, module):
-        return unwrap(module)
 
 
 def import_peft(strategy):

@@ -17,7 +17,7 @@ import torch
 from sklearn.utils import check_scalar
 
 from ._validation import check_bool
-from .frozen_prefix import unwrap, with_prefix_cache
+from .frozen_prefix import with_prefix_cache
 from .selection import block_names, block_of, choose_rows, linear_layers, row_sensitivity
 from .sparse_delta import attach_deltas, merge_deltas
 from .strategies import Strategy, freeze, lowest_trained_block
@@ -147,7 +147,6 @@ class TokenSparse(Strategy):
         return with_prefix_cache(module, first_trained)
 
     def finalize(self, module):
-        module = unwrap(module)
         merge_deltas(module.encoder)
         return module
 

@@ -377,3 +377,28 @@ def test_batch_losses_are_recorded_once_per_epoch_as_live(tiny_params, toy_data)
     assert losses == live[:, "batches", :, "train_loss"]
     assert deferred[:, "train_loss"] == live[:, "train_loss"]
     assert deferred[:, "batches", :, "train_batch_size"][0] == [8, 8, 8, 8, 8]
+
+
+@pytest.mark.parametrize(
+    "strategy", ["token_sparse", "full", "head", "bitfit", "layers", "lora", "prefix"])
+def test_head_lr_reaches_the_optimizer_in_every_strategy(tiny_params, toy_data, strategy,
+                                                         monkeypatch):
+    # token_sparse and layers train through a cache of the frozen lower
+    # blocks; its parameter names must still put the head in head_lr's group.
+    if strategy in ("lora", "prefix"):
+        pytest.importorskip("peft")
+    groups = []
+
+    class RecordingAdamW(torch.optim.AdamW):
+        def __init__(self, params, **kwargs):
+            super().__init__(params, **kwargs)
+            groups.extend((group["lr"], set(map(id, group["params"])))
+                          for group in self.param_groups)
+
+    monkeypatch.setattr(torch.optim, "AdamW", RecordingAdamW)
+    clf = TokenSparseClassifier(strategy=strategy, **dict(tiny_params, max_epochs=1,
+                                                          head_lr=0.123, lr=0.001))
+    clf.fit(*toy_data)
+    head = set(map(id, clf.module_.head.parameters()))
+    assert [(lr, len(params)) for lr, params in groups if params & head] == [(0.123, len(head))]
+    assert all(lr == 0.001 for lr, params in groups if not params & head)
