@@ -11,12 +11,13 @@ import argparse
 from sklearn.metrics import accuracy_score, log_loss
 
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft.benchmark import add_arguments, load_split
+from repository import add_repository_arguments
+from sklearn_tsft.benchmark import load_split
 from sklearn_tsft.calibration import expected_calibration_error
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser = add_repository_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.set_defaults(quick=True)
     args = parser.parse_args(argv)
     X_train, y_train, X_test, y_test = load_split(args)

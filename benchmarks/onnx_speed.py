@@ -20,11 +20,12 @@ import torch
 from sklearn.metrics import accuracy_score
 
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft.benchmark import add_arguments, load_split
+from repository import add_repository_arguments
+from sklearn_tsft.benchmark import load_split
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser = add_repository_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--repeats", type=int, default=5)
     parser.set_defaults(quick=True, n_test=2000)
     args = parser.parse_args(argv)

@@ -24,16 +24,17 @@ import torch
 from transformers import pipeline
 
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft.benchmark import add_arguments, load_split
-from sklearn_tsft.training import pad_batch
+from repository import add_repository_arguments
+from sklearn_tsft.benchmark import load_split
+from sklearn_tsft._data import pad_batch
 
 
 def bare_batches(clf, texts):
     """The batches predict_proba builds, tokenized and padded ahead of time."""
-    ids = clf.text_encoder_.encode(texts)
+    ids = clf.tokenizer_.encode(texts)
     order = np.argsort([len(i) for i in ids], kind="stable")
     return [pad_batch([ids[i] for i in order[start:start + clf.batch_size]],
-                      clf.text_encoder_.pad_token_id)
+                      clf.tokenizer_.pad_token_id)
             for start in range(0, len(order), clf.batch_size)]
 
 
@@ -50,7 +51,7 @@ def timed(func):
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser = add_repository_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--repeats", type=int, default=3)
     parser.set_defaults(n_train=500, n_test=2000, device="cpu")
     args = parser.parse_args(argv)

@@ -131,8 +131,11 @@ def check_labels(y, n_texts):
             f"y mixes label types ({', '.join(label_types)}); convert all labels "
             "to one type, e.g. y.astype(str)."
         )
-    # Back to the labels' natural dtype so predictions come out as given.
-    labels = np.asarray(labels.tolist())
+    # Back to the labels' natural dtype so predictions come out as given;
+    # strings stay objects, since numpy's fixed-width strings drop trailing
+    # NUL characters ("\x00" would become "").
+    natural = np.asarray(labels.tolist())
+    labels = labels if natural.dtype.kind == "U" else natural
     check_classification_targets(labels)
     classes, encoded = np.unique(labels, return_inverse=True)
     if len(classes) < 2:

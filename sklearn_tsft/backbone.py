@@ -171,40 +171,6 @@ def mean_pool(hidden_states, attention_mask):
     return (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
-WINDOW_POOLINGS = ("mean", "max")
-
-
-def combine_windows(logits, owner, n_texts, pooling):
-    """One row of logits per text from the rows of its windows.
-
-    Parameters
-    ----------
-    logits : Tensor of shape (n_windows, n_outputs)
-    owner : Tensor of int64 of shape (n_windows,)
-        Row of the text each window belongs to.
-    n_texts : int
-    pooling : {"mean", "max"}
-
-    Returns
-    -------
-    Tensor of shape (n_texts, n_outputs)
-
-    Examples
-    --------
-    >>> import torch
-    >>> logits = torch.tensor([[1.0, 0.0], [3.0, -2.0], [5.0, 5.0]])
-    >>> combine_windows(logits, torch.tensor([0, 0, 1]), 2, "mean")
-    tensor([[ 2., -1.],
-            [ 5.,  5.]])
-    """
-    index = owner.unsqueeze(1).expand_as(logits)
-    combined = torch.zeros((n_texts, logits.shape[1]), dtype=logits.dtype, device=logits.device)
-    if pooling == "max":
-        return combined.scatter_reduce(0, index, logits, "amax", include_self=False)
-    counts = torch.bincount(owner, minlength=n_texts).clamp(min=1).unsqueeze(1)
-    return combined.scatter_add(0, index, logits) / counts.to(logits.dtype)
-
-
 class TextClassifierModule(nn.Module):
     """A pretrained encoder, mean pooling, dropout and a linear head.
 
@@ -229,7 +195,32 @@ class TextClassifierModule(nn.Module):
 
     def forward(self, input_ids, attention_mask, example_index=None):
         # example_index identifies texts for training-time caches
-        # (frozen_prefix.PrefixCachedModule); the plain module needs none.
+        # (strategies.frozen_blocks.FrozenBlockCache); the plain module needs none.
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-        pooled = mean_pool(hidden.last_hidden_state, attention_mask)
-        return self.head(self.dropout(pooled))
+        return self.classify(hidden.last_hidden_state, attention_mask)
+
+    def classify(self, hidden_states, attention_mask):
+        """Logits from the encoder's last hidden states: mean pooling, dropout, head."""
+        return self.head(self.dropout(mean_pool(hidden_states, attention_mask)))
+
+
+def block_names(encoder):
+    """Qualified names of the transformer blocks, bottom first.
+
+    The blocks are the longest ``nn.ModuleList`` whose items share one class
+    (``encoder.layer`` in BERT, ``h`` in GPT-2, ``layers`` in Llama).
+    """
+    candidates = [
+        (name, module) for name, module in encoder.named_modules()
+        if isinstance(module, nn.ModuleList) and len({type(m) for m in module}) == 1
+    ]
+    name, blocks = max(candidates, key=lambda item: len(item[1]))
+    return [f"{name}.{index}" for index in range(len(blocks))]
+
+
+def block_of(name, blocks):
+    """Index of the block that module ``name`` lives in, or None (embeddings, pooler)."""
+    for index, block in enumerate(blocks):
+        if name.startswith(block + "."):
+            return index
+    return None

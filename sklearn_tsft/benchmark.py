@@ -6,21 +6,21 @@ same split, seed, epochs and batch size, so that its wall time and peak
 memory are its own: peak RSS above the child's RSS just before ``fit`` on
 the CPU, ``torch.cuda.max_memory_allocated`` on a GPU.
 
-Run from the command line as ``tsft bench`` or ``python benchmarks/compare.py``.
+Run from the command line as ``tsft bench --train TABLE --test TABLE``; the
+repository's own benchmark (its data folder, its docs page) is
+``benchmarks/compare.py``, built on this module.
 A run is ``NAME`` or ``NAME:param=value,...`` where ``NAME`` is a strategy
 or ``tfidf+logreg``/``tfidf+linearsvc`` and values are Python literals or bare words,
 e.g. ``token_sparse:sparsity=0.01``.
 """
 
 import argparse
-import ast
 import concurrent.futures
 import datetime
 import json
 import multiprocessing
 import os
 import platform
-import re
 import resource
 import sys
 import time
@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
+from ._json import json_default
+from ._params import parse_assignment
 from .tables import column, read_table
 
 SCHEMA_VERSION = 1
@@ -46,20 +48,13 @@ REFERENCE_RUN = "full"
 MEASURED = ("accuracy", "macro_f1", "fit_s", "peak_mem_mb", "n_trainable_params", "texts_per_s")
 
 
-def default_data_dir():
-    """``$TSFT_DATA``, else ``../shared/data`` seen from the working directory."""
-    return Path(os.environ.get("TSFT_DATA", Path.cwd().parent / "shared" / "data"))
-
-
 def add_arguments(parser):
     """Add the benchmark's options to an ``argparse`` parser."""
-    banking77 = default_data_dir() / "banking77"
-    parser.add_argument("--train", type=Path, default=banking77 / "train.csv",
-                        help="training table (csv, tsv or jsonl; default: %(default)s)")
-    parser.add_argument("--test", type=Path, default=banking77 / "test.csv",
-                        help="test table (default: %(default)s)")
+    parser.add_argument("--train", type=Path, required=True,
+                        help="training table (csv, tsv or jsonl)")
+    parser.add_argument("--test", type=Path, required=True, help="test table")
     parser.add_argument("--text-column", default="text")
-    parser.add_argument("--label-column", default="category")
+    parser.add_argument("--label-column", default="label")
     parser.add_argument("--dataset", help="name used in result files (default: the "
                         "training table's folder name)")
     parser.add_argument("--quick", action="store_true",
@@ -74,31 +69,10 @@ def add_arguments(parser):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS),
                         help="default: %(default)s")
-    parser.add_argument("--out-dir", type=Path, default=Path("benchmarks") / "results")
-    parser.add_argument("--docs-file", type=Path, default=Path("docs") / "benchmarks.md",
-                        help="markdown file whose results section for this run is "
-                        "replaced (or appended); 'none' to leave docs alone")
+    parser.add_argument("--out-dir", type=Path, default=Path("tsft_bench"),
+                        help="folder of the JSON, markdown and PNG results (default: %(default)s)")
     parser.add_argument("--verbose", action="store_true", help="show each fit's progress bar")
     return parser
-
-
-def parse_assignment(text):
-    """``NAME=VALUE`` as ``(name, value)``: a Python literal, else the bare string.
-
-    Shared by ``tsft fit --param`` and the benchmark's run specs.
-
-    Examples
-    --------
-    >>> parse_assignment("n_layers=None"), parse_assignment("strategy=lora")
-    (('n_layers', None), ('strategy', 'lora'))
-    """
-    name, sep, value = text.partition("=")
-    if not (name and sep):
-        raise ValueError(f"{text!r}: write NAME=VALUE, e.g. lora_r=16")
-    try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return name, value
 
 
 def parse_run(spec):
@@ -298,17 +272,13 @@ def plot(summary, path):
     return True
 
 
-def update_docs(docs_file, key, section):
-    """Replace the section marked ``key`` in ``docs_file``, or append it."""
-    begin, end = f"<!-- results: {key} -->", f"<!-- end results: {key} -->"
-    text = docs_file.read_text() if docs_file.exists() else "# Benchmarks\n"
-    block = f"{begin}\n{section}\n{end}"
-    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    docs_file.write_text(text)
+def markdown_section(result, args):
+    """A markdown section on one run of :func:`run`: its command, sizes and table."""
+    table = (args.out_dir / f"{result['stem']}.md").read_text().strip()
+    return (f"### {result['stem']}\n\n`{result['command']}`: {result['n_train']} training "
+            f"texts, {result['n_test']} test texts, {result['n_labels']} labels, "
+            f"{args.max_epochs} epochs, batch size {args.batch_size}, seeds "
+            f"{', '.join(map(str, args.seeds))}.\n\n{table}\n")
 
 
 def _device_name(device):
@@ -330,15 +300,18 @@ def run(args, log=print):
     Returns
     -------
     result : dict
-        What is written to ``<out_dir>/<dataset>-<device>-<date>.json``:
+        What is written to ``<out_dir>/<stem>.json`` (``stem``:
+        ``<dataset>-<device>-<date>``, ``-quick`` added for ``--quick``):
         ``rows`` (one per run and seed) and ``summary`` (per run), with the
-        command, settings, machine and data sizes.
+        command, settings, machine and data sizes. The markdown table and
+        the plot are ``<stem>.md`` and ``<stem>.png`` beside it.
 
     Examples
     --------
     >>> import argparse
     >>> args = add_arguments(argparse.ArgumentParser()).parse_args(
-    ...     ["--quick", "--runs", "tfidf+linearsvc", "token_sparse"])
+    ...     ["--train", "train.csv", "--test", "test.csv", "--quick",
+    ...      "--runs", "tfidf+linearsvc", "token_sparse"])
     >>> result = run(args)  # doctest: +SKIP
     """
     check_runs(args.runs)
@@ -364,6 +337,7 @@ def run(args, log=print):
     device = _device_name(args.device)
     stem = f"{dataset}-{device}-{datetime.date.today().isoformat()}{'-quick' if args.quick else ''}"
     result = {
+        "stem": stem,
         "schema_version": SCHEMA_VERSION,
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "dataset": dataset, "device": device, "date": datetime.date.today().isoformat(),
@@ -377,33 +351,20 @@ def run(args, log=print):
     log(table)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     json_path = args.out_dir / f"{stem}.json"
-    json_path.write_text(json.dumps(result, indent=2, default=_json_default))
+    json_path.write_text(json.dumps(result, indent=2, default=json_default))
     (args.out_dir / f"{stem}.md").write_text(table + "\n")
     written = [json_path, args.out_dir / f"{stem}.md"]
     if plot(summary, args.out_dir / f"{stem}.png"):
         written.append(args.out_dir / f"{stem}.png")
     else:
         log("matplotlib is not installed, so no plot: pip install 'sklearn-tsft[bench]'")
-    if str(args.docs_file) != "none":
-        section = (f"### {stem}\n\n`{result['command']}`: {result['n_train']} training texts, "
-                   f"{result['n_test']} test texts, {result['n_labels']} labels, "
-                   f"{args.max_epochs} epochs, batch size {args.batch_size}, seeds "
-                   f"{', '.join(map(str, args.seeds))}.\n\n{table}\n")
-        update_docs(args.docs_file, stem, section)
-        written.append(args.docs_file)
     log("wrote " + ", ".join(map(str, written)))
     return result
 
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
 def main(argv=None):
-    """Entry point of ``python benchmarks/compare.py``."""
+    """Parse ``argv`` as ``tsft bench`` does and run the benchmark; return the result."""
     parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     args = parser.parse_args(argv)
-    run(args, log=(lambda *_: None) if args.quiet else print)
+    return run(args, log=(lambda *_: None) if args.quiet else print)

@@ -1,79 +1,52 @@
 """TokenSparseClassifier: a scikit-learn classifier that finetunes a transformer."""
 
-import contextlib
-import gc
 import numbers
 import warnings
 
 import numpy as np
-import torch
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._validation import (
-    check_bool,
-    check_label_matrix,
-    check_labels,
-    check_texts,
-    is_label_matrix,
-)
 from . import hf_export, onnx_export, persistence
-from .backbone import WINDOW_POOLINGS, TextClassifierModule, load_backbone
+from ._data import PadCollator, TokenizedTexts
+from ._device import (
+    PRECISIONS,
+    free_accelerator_memory,
+    resolve_device,
+    resolve_precision,
+    seeded,
+)
+from ._params import (
+    NONE,
+    AnyOf,
+    Boolean,
+    Checked,
+    InstanceOf,
+    Interval,
+    Options,
+    check_parameters,
+)
+from ._validation import check_label_matrix, check_labels, check_texts, is_label_matrix
+from .backbone import TextClassifierModule, load_backbone, resolve_model
 from .calibration import fit_temperature
-from .inference import predict_logits
-from .long_texts import WindowCollator, first_window_ids, predict_window_logits, window_dataset
-from .strategies import make_strategy
-from .training import FitInterrupted, PadCollator, TokenizedTexts, build_net, make_accelerator
-
-_PRECISIONS = ("auto", "fp32", "bf16")
+from .exceptions import FitInterrupted
+from .long_texts import WINDOW_POOLINGS, long_text_policy
+from .strategies import STRATEGIES, check_strategy_name, make_strategy
+from .training import build_net, make_accelerator
 
 
-def resolve_device(device):
-    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
+def _check_module_names(value):
+    names = [value] if isinstance(value, str) else value
+    if value is not None and not (isinstance(names, (list, tuple)) and names
+                                  and all(isinstance(name, str) for name in names)):
         raise ValueError(
-            f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda'."
-        ) from exc
-    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise ValueError(
-            f"device={device!r}, but torch sees {torch.cuda.device_count()} CUDA device(s) "
-            "here; use device='auto' (a GPU when there is one, else the CPU), 'cpu', or an "
-            "index below that count."
+            f"lora_target_modules must be None (peft's default), a module name or a list "
+            f"of module names, got {value!r}."
         )
-    return device
-
-
-def resolve_precision(precision, device):
-    """``"auto"`` becomes ``"bf16"`` on GPUs that support it, else ``"fp32"``."""
-    if precision not in _PRECISIONS:
-        raise ValueError(f"precision={precision!r} is not one of {_PRECISIONS}.")
-    if precision != "auto":
-        return precision
-    on_gpu = torch.device(device).type == "cuda"
-    return "bf16" if on_gpu and torch.cuda.is_bf16_supported() else "fp32"
-
-
-@contextlib.contextmanager
-def seeded(seed, device):
-    """Seed torch inside the block and restore the caller's RNG state after."""
-    gpus = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
-    with torch.random.fork_rng(devices=gpus):
-        torch.manual_seed(seed)
-        yield
-
-
-def _free_accelerator_memory(device):
-    gc.collect()
-    if torch.device(device).type == "cuda":
-        torch.cuda.empty_cache()
 
 
 class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
@@ -226,8 +199,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         The fitted torch module (on the CPU between calls).
     temperature_ : float
         The logits are divided by it: fitted when ``calibrate=True``, else 1.
-    text_encoder_ : TextEncoder
-        Tokenizer applied to texts in ``predict``.
+    tokenizer_ : TextTokenizer
+        The fit's tokenizer (task words in their slots) and ``max_length``,
+        applied to texts in ``predict``.
 
     See Also
     --------
@@ -319,71 +293,73 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_label = True
         return tags
 
+    _parameter_constraints = {
+        "model": Checked(resolve_model),
+        "strategy": Checked(check_strategy_name),
+        "sparsity": Interval(numbers.Real, 0, 1, closed="right"),
+        "n_task_tokens": Interval(numbers.Integral, 1, None),
+        "adaptive_tokenization": Boolean(),
+        "n_layers": AnyOf(Options("auto"), NONE, Interval(numbers.Integral, 1, None),
+                          description="'auto', None (all blocks) or a positive int",
+                          explain_range=False),
+        "lora_r": Interval(numbers.Integral, 1, None),
+        "lora_alpha": Interval(numbers.Real, 0, None, closed="neither"),
+        "lora_dropout": Interval(numbers.Real, 0, 1, closed="left"),
+        "lora_target_modules": Checked(_check_module_names),
+        "num_virtual_tokens": Interval(numbers.Integral, 1, None),
+        "max_length": Interval(numbers.Integral, 2, None),
+        "long_text": Options("truncate", "chunk",
+                             message="long_text must be 'truncate' or 'chunk', got {value!r}."),
+        "stride": Interval(numbers.Integral, 0, None),
+        "chunk_pooling": Options(*WINDOW_POOLINGS),
+        "batch_size": Interval(numbers.Integral, 1, None),
+        "max_epochs": Interval(numbers.Integral, 1, None),
+        "lr": AnyOf(Options("auto"), Interval(numbers.Real, 0, None, closed="neither"),
+                    description="'auto' or a positive float"),
+        "head_lr": Interval(numbers.Real, 0, None, closed="neither"),
+        "weight_decay": Interval(numbers.Real, 0, None),
+        "warmup_ratio": Interval(numbers.Real, 0, 1),
+        "class_weight": AnyOf(NONE, Options("balanced"), InstanceOf(dict, description="a dict"),
+                              description="None, 'balanced' or a dict of label -> weight"),
+        "validation_fraction": AnyOf(NONE, Interval(numbers.Real, 0, 1, closed="neither"),
+                                     description="None or a float in (0, 1)"),
+        "early_stopping": AnyOf(NONE, Interval(numbers.Integral, 1, None),
+                                description="None or a positive int"),
+        "calibrate": Boolean(),
+        "threshold": Interval(numbers.Real, 0, 1, closed="neither"),
+        "device": Checked(resolve_device),
+        "accelerate": Boolean(),
+        "precision": Options(*PRECISIONS, message="{name}={value!r} is not one of {values}."),
+        "random_state": Checked(check_random_state),
+        "verbose": Interval(numbers.Integral, 0, None),
+    }
+
     def _validate_params(self):
-        check_scalar(self.max_length, "max_length", numbers.Integral, min_val=2)
-        if self.long_text not in ("truncate", "chunk"):
-            raise ValueError(f"long_text must be 'truncate' or 'chunk', got {self.long_text!r}.")
-        if self.chunk_pooling not in WINDOW_POOLINGS:
+        """Check every parameter, then the rules that tie several together."""
+        check_parameters(self._parameter_constraints, self.get_params(deep=False))
+        if self.long_text == "chunk" and self.stride > self.max_length - 3:
+            # Two special tokens, the shared ones, and at least one new token.
             raise ValueError(
-                f"chunk_pooling must be one of {WINDOW_POOLINGS}, got {self.chunk_pooling!r}.")
-        if self.long_text == "chunk":
-            check_scalar(self.stride, "stride", numbers.Integral, min_val=0)
-            if self.stride > self.max_length - 3:
-                # Two special tokens, the shared ones, and at least one new token.
-                raise ValueError(
-                    f"stride={self.stride} leaves no new tokens in a window of "
-                    f"max_length={self.max_length}: use a stride of at most "
-                    f"max_length - 3 = {self.max_length - 3}, or a larger max_length."
-                )
-        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
-        check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
-        if isinstance(self.lr, str) and self.lr != "auto":
-            raise ValueError(f"lr must be 'auto' or a positive float, got {self.lr!r}.")
-        for name in ("lr", "head_lr"):
-            if name == "lr" and self.lr == "auto":
-                continue
-            check_scalar(
-                getattr(self, name), name, numbers.Real, min_val=0, include_boundaries="neither"
+                f"stride={self.stride} leaves no new tokens in a window of "
+                f"max_length={self.max_length}: use a stride of at most "
+                f"max_length - 3 = {self.max_length - 3}, or a larger max_length."
             )
-        check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0)
-        check_scalar(self.warmup_ratio, "warmup_ratio", numbers.Real, min_val=0, max_val=1)
-        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
-        check_scalar(self.threshold, "threshold", numbers.Real, min_val=0, max_val=1,
-                     include_boundaries="neither")
-        if self.validation_fraction is not None:
-            check_scalar(
-                self.validation_fraction,
-                "validation_fraction",
-                numbers.Real,
-                min_val=0,
-                max_val=1,
-                include_boundaries="neither",
-            )
-        if self.early_stopping is not None:
-            check_scalar(self.early_stopping, "early_stopping", numbers.Integral, min_val=1)
-            if self.validation_fraction is None:
-                raise ValueError(
-                    "early_stopping needs held-out data: set validation_fraction "
-                    "(e.g. 0.1) as well, or early_stopping=None."
-                )
-        check_bool(self.accelerate, "accelerate")
+        needs_validation = [
+            (self.early_stopping is not None,
+             "early_stopping needs held-out data: set validation_fraction (e.g. 0.1) as "
+             "well, or early_stopping=None."),
+            (self.calibrate,
+             "calibrate=True fits the temperature on held-out data: set validation_fraction "
+             "(e.g. 0.1) as well, or calibrate=False."),
+        ]
+        for used, message in needs_validation:
+            if used and self.validation_fraction is None:
+                raise ValueError(message)
         if self.accelerate and self.device != "auto":
             raise ValueError(
                 f"accelerate=True takes the device from Accelerate; leave device='auto' "
                 f"(got {self.device!r}) and choose devices with `accelerate launch` or "
                 "CUDA_VISIBLE_DEVICES."
-            )
-        check_bool(self.calibrate, "calibrate")
-        if self.calibrate and self.validation_fraction is None:
-            raise ValueError(
-                "calibrate=True fits the temperature on held-out data: set "
-                "validation_fraction (e.g. 0.1) as well, or calibrate=False."
-            )
-        if not (self.class_weight is None or self.class_weight == "balanced"
-                or isinstance(self.class_weight, dict)):
-            raise ValueError(
-                f"class_weight must be None, 'balanced' or a dict of label -> weight, "
-                f"got {self.class_weight!r}."
             )
 
     def _sample_weights(self, sample_weight, labels):
@@ -451,13 +427,15 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self : TokenSparseClassifier
             The fitted estimator.
         """
-        self._clear_fitted_attributes()
+        # Bad parameters leave a previous fit as it was; past them, a failure
+        # must not leave an old fit behind that looks like the new one.
         self._validate_params()
-        strategy = make_strategy(self.strategy, self.get_params(deep=False))
+        self._clear_fitted_attributes()
         texts = check_texts(X)
         classes, targets, groups, multilabel = self._check_targets(y, len(texts))
         # class_weight (multiclass only) is keyed by the original labels.
         weights = self._sample_weights(sample_weight, groups if multilabel else classes[groups])
+        strategy = make_strategy(self.strategy, self.get_params(deep=False))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         accelerator = make_accelerator() if self.accelerate else None
         device = resolve_device(self.device) if accelerator is None else str(accelerator.device)
@@ -466,17 +444,24 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         train_idx, valid_idx = self._split(len(texts), groups, seed)
 
         with seeded(seed, device):
-            text_encoder = strategy.build_text_encoder(
+            tokenizer = strategy.build_tokenizer(
                 tokenizer, encoder, [texts[i] for i in train_idx], groups[train_idx],
                 self.max_length,
             )
+            policy = self._long_text_policy(tokenizer)
             module = TextClassifierModule(encoder, len(classes))
             n_backbone = sum(p.numel() for p in module.encoder.parameters())
             n_head = sum(p.numel() for p in module.head.parameters())
-            train_data, valid_data, selection_data, collate = self._datasets(
-                text_encoder, texts, targets, groups, weights, train_idx, valid_idx)
+            items, first_windows = policy.encode(texts)
+            train_data = policy.subset(items, train_idx, targets, weights)
+            valid_data = None if valid_idx is None else policy.subset(
+                items, valid_idx, targets, weights)
+            # Strategies select on each text's first window, labelled by
+            # groups (one class per text: for multi-label data, its label set).
+            selection_data = TokenizedTexts([first_windows[i] for i in train_idx],
+                                            groups[train_idx], weights[train_idx], train_idx)
             trained = strategy.prepare(
-                module, selection_data, PadCollator(text_encoder.pad_token_id), device)
+                module, selection_data, PadCollator(tokenizer.pad_token_id), device)
             n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
             net = build_net(
                 trained,
@@ -495,7 +480,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 precision=precision,
                 seed=seed,
                 verbose=self.verbose,
-                collate=collate,
+                collate=policy.collate,
                 window_pooling=self.chunk_pooling,
                 accelerator=accelerator,
             )
@@ -509,19 +494,19 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 # the module it trained is finalized.
                 del net, trained
                 fitted_module = strategy.finalize(module.to("cpu"))
-                _free_accelerator_memory(device)
+                free_accelerator_memory(device)
 
         temperature = 1.0
         if self.calibrate:
             temperature = fit_temperature(
-                self._text_logits(fitted_module, text_encoder, [texts[i] for i in valid_idx],
+                self._text_logits(fitted_module, tokenizer, [texts[i] for i in valid_idx],
                                   device),
                 targets[valid_idx],
             )
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)
         self.backbone_name_ = backbone_name
-        self.text_encoder_ = text_encoder
+        self.tokenizer_ = tokenizer
         self.history_ = history
         self.n_trainable_params_ = int(n_trainable)
         self.trainable_fraction_ = (n_trainable - n_head) / n_backbone
@@ -537,55 +522,26 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         for name in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:
             delattr(self, name)
 
-    def _datasets(self, text_encoder, texts, targets, groups, weights, train_idx, valid_idx):
-        """Training and validation data, the data strategies select on, and the batch builder.
+    def _long_text_policy(self, tokenizer):
+        return long_text_policy(self.long_text, tokenizer, self.stride, self.chunk_pooling)
 
-        Strategies see each text's first window only, labelled by ``groups``
-        (one class per text: for multi-label data, its set of labels).
-        """
-        pad_token_id = text_encoder.pad_token_id
-        if self.long_text == "chunk":
-            windows = text_encoder.encode_windows(texts, self.stride)
-            first_ids = first_window_ids(windows)
-            heads = [text_windows[0] for text_windows in windows]
-
-            def subset(idx):
-                return window_dataset([windows[i] for i in idx], targets[idx], weights[idx], idx,
-                                      first_ids)
-
-            collate = WindowCollator(pad_token_id)
-        else:
-            heads = text_encoder.encode(texts)
-
-            def subset(idx):
-                return TokenizedTexts([heads[i] for i in idx], targets[idx], weights[idx], idx)
-
-            collate = PadCollator(pad_token_id)
-        selection = TokenizedTexts(
-            [heads[i] for i in train_idx], groups[train_idx], weights[train_idx], train_idx)
-        valid = None if valid_idx is None else subset(valid_idx)
-        return subset(train_idx), valid, selection, collate
-
-    def _text_logits(self, module, text_encoder, texts, device):
-        options = dict(
-            pad_token_id=text_encoder.pad_token_id,
+    def _text_logits(self, module, tokenizer, texts, device):
+        logits = self._long_text_policy(tokenizer).logits(
+            module,
+            texts,
+            pad_token_id=tokenizer.pad_token_id,
             batch_size=self.batch_size,
             device=device,
             precision=resolve_precision(self.precision, device),
             progress=self.verbose > 0,
         )
-        if self.long_text == "chunk":
-            windows = text_encoder.encode_windows(texts, self.stride)
-            logits = predict_window_logits(module, windows, self.chunk_pooling, **options)
-        else:
-            logits = predict_logits(module, text_encoder.encode(texts), **options)
         return logits.astype(np.float64)
 
     def _logits(self, X):
         check_is_fitted(self)
         texts = check_texts(X)
         logits = self._text_logits(
-            self.module_, self.text_encoder_, texts, resolve_device(self.device))
+            self.module_, self.tokenizer_, texts, resolve_device(self.device))
         return logits / self.temperature_
 
     def decision_function(self, X):
@@ -757,16 +713,17 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self : TokenSparseClassifier
         """
         check_is_fitted(self)
-        if self.strategy == "prefix":
+        if not STRATEGIES[self.strategy].mergeable:
             raise ValueError(
-                "strategy='prefix' keeps peft's prefix wrapper, which transformers' "
-                "classification classes cannot hold; use save()/load(), or another strategy."
+                f"strategy={self.strategy!r} keeps a wrapper around the encoder (peft's "
+                "prefix), which transformers' classification classes cannot hold; use "
+                "save()/load(), or another strategy."
             )
         if self.long_text == "chunk":
             warnings.warn(
                 "long_text='chunk' is not part of the exported transformers model: "
                 "pipeline() will truncate long texts (use truncation=True) instead of "
                 "combining windows.", UserWarning, stacklevel=2)
-        hf_export.export_pretrained(self.module_, self.text_encoder_.tokenizer, self.classes_, path,
+        hf_export.export_pretrained(self.module_, self.tokenizer_.tokenizer, self.classes_, path,
                                     multilabel=self.multilabel_)
         return self

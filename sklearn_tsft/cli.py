@@ -27,7 +27,7 @@ def _progress(message, args):
 
 
 def _parameter(text):
-    from .benchmark import parse_assignment
+    from ._params import parse_assignment
 
     try:
         return parse_assignment(text)
@@ -160,7 +160,7 @@ def build_parser():
 
     from .benchmark import add_arguments
 
-    add_arguments(command("bench", cmd_bench, "compare every strategy and TF-IDF on one dataset"))
+    add_arguments(command("bench", cmd_bench, "compare every strategy and TF-IDF on your own training and test tables"))
     return parser
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .training import autocast, pad_batch
+from ._data import pad_batch
+from ._device import autocast
 
 
 def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, precision,

@@ -5,18 +5,54 @@ by the tokenizer into windows of at most ``max_length`` tokens that overlap
 by ``stride`` tokens. Every window runs through the model as a row of its
 own; the rows' logits are then combined into one row per text (mean or
 max), in training as in prediction, so the loss sees the whole text.
+
+:class:`Truncate` and :class:`Chunk` are the two policies as objects: how
+texts become dataset items, how items become batches, and how a text's
+logits are predicted; the estimator asks :func:`long_text_policy` for one.
 """
 
 import numpy as np
 import torch
 
-from .backbone import combine_windows
+from ._data import PadCollator, TokenizedTexts, pad_batch
 from .inference import predict_logits
-from .training import PadCollator, TokenizedTexts, pad_batch
+
+WINDOW_POOLINGS = ("mean", "max")
+
+
+def combine_windows(logits, owner, n_texts, pooling):
+    """One row of logits per text from the rows of its windows.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n_windows, n_outputs)
+    owner : Tensor of int64 of shape (n_windows,)
+        Row of the text each window belongs to.
+    n_texts : int
+    pooling : {"mean", "max"}
+
+    Returns
+    -------
+    Tensor of shape (n_texts, n_outputs)
+
+    Examples
+    --------
+    >>> import torch
+    >>> logits = torch.tensor([[1.0, 0.0], [3.0, -2.0], [5.0, 5.0]])
+    >>> combine_windows(logits, torch.tensor([0, 0, 1]), 2, "mean")
+    tensor([[ 2., -1.],
+            [ 5.,  5.]])
+    """
+    index = owner.unsqueeze(1).expand_as(logits)
+    combined = torch.zeros((n_texts, logits.shape[1]), dtype=logits.dtype, device=logits.device)
+    if pooling == "max":
+        return combined.scatter_reduce(0, index, logits, "amax", include_self=False)
+    counts = torch.bincount(owner, minlength=n_texts).clamp(min=1).unsqueeze(1)
+    return combined.scatter_add(0, index, logits) / counts.to(logits.dtype)
 
 
 def window_dataset(windows, labels, sample_weight, text_index, first_window_id):
-    """A :class:`~sklearn_tsft.training.TokenizedTexts` whose items are lists of windows.
+    """A :class:`~sklearn_tsft._data.TokenizedTexts` whose items are lists of windows.
 
     Parameters
     ----------
@@ -71,22 +107,65 @@ class WindowCollator(PadCollator):
         return inputs, torch.as_tensor(np.asarray(labels))
 
 
-def predict_window_logits(module, windows, pooling, **options):
-    """Logits of each text from those of its windows (see :func:`predict_logits`).
+class Truncate:
+    """``long_text="truncate"``: a text longer than ``max_length`` tokens keeps its beginning.
 
     Parameters
     ----------
-    module : torch.nn.Module
-    windows : list of list of list of int
-        The windows of each text, as ``TextEncoder.encode_windows`` gives.
-    pooling : {"mean", "max"}
-    **options
-        Passed to :func:`~sklearn_tsft.inference.predict_logits`.
-
-    Returns
-    -------
-    logits : ndarray of shape (n_texts, n_outputs), float32
+    tokenizer : TextTokenizer
     """
-    rows, owner = flatten_windows(windows)
-    logits = torch.from_numpy(predict_logits(module, rows, **options))
-    return combine_windows(logits, owner, len(windows), pooling).numpy()
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.collate = PadCollator(tokenizer.pad_token_id)
+
+    def encode(self, texts):
+        """Per text, what one dataset item holds (its token ids), and its first window."""
+        ids = self.tokenizer.encode(texts)
+        return ids, ids
+
+    def subset(self, encoded, index, targets, sample_weight):
+        """The dataset of the texts at ``index`` (of the encoded texts)."""
+        return TokenizedTexts([encoded[i] for i in index], targets[index], sample_weight[index],
+                              index)
+
+    def logits(self, module, texts, **options):
+        """Logits of each text (see :func:`~sklearn_tsft.inference.predict_logits`)."""
+        return predict_logits(module, self.tokenizer.encode(texts), **options)
+
+
+class Chunk(Truncate):
+    """``long_text="chunk"``: overlapping windows whose logits are combined per text.
+
+    Parameters
+    ----------
+    tokenizer : TextTokenizer
+    stride : int
+        Tokens shared by consecutive windows.
+    pooling : {"mean", "max"}
+        How a text's window logits are combined.
+    """
+
+    def __init__(self, tokenizer, stride, pooling):
+        self.tokenizer = tokenizer
+        self.stride = stride
+        self.pooling = pooling
+        self.collate = WindowCollator(tokenizer.pad_token_id)
+
+    def encode(self, texts):
+        windows = self.tokenizer.encode_windows(texts, self.stride)
+        return windows, [text_windows[0] for text_windows in windows]
+
+    def subset(self, encoded, index, targets, sample_weight):
+        return window_dataset([encoded[i] for i in index], targets[index], sample_weight[index],
+                              index, first_window_ids(encoded))
+
+    def logits(self, module, texts, **options):
+        rows, owner = flatten_windows(self.tokenizer.encode_windows(texts, self.stride))
+        logits = torch.from_numpy(predict_logits(module, rows, **options))
+        return combine_windows(logits, owner, len(texts), self.pooling).numpy()
+
+
+def long_text_policy(long_text, tokenizer, stride, pooling):
+    """The :class:`Truncate` or :class:`Chunk` policy that ``long_text`` names."""
+    return Chunk(tokenizer, stride, pooling) if long_text == "chunk" else Truncate(tokenizer)

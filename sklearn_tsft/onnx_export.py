@@ -17,19 +17,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ._optional import import_optional
+
 ONNX_FILE = "model.onnx"
 QUANTIZATIONS = (None, "int8")
 
 
 def import_onnxruntime():
     """Import ``onnxruntime`` or say which extra installs it."""
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise ImportError(
-            "ONNX export and backend='onnx' need onnxruntime: pip install 'sklearn-tsft[onnx]'."
-        ) from exc
-    return onnxruntime
+    return import_optional("onnxruntime", "onnx", "ONNX export (and backend='onnx')")
 
 
 def _example_batch(vocab_size):

@@ -22,20 +22,18 @@ from safetensors import SafetensorError
 from skorch.history import History
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from . import __version__
+from ._data import TextTokenizer
+from ._json import json_default
+from ._version import __version__
 from .backbone import TextClassifierModule, quiet_transformers
+from .exceptions import ModelFormatError
 from .onnx_export import ONNX_FILE, OnnxModule
 from .strategies import available_strategies, make_strategy
-from .tokenization import TextEncoder
 
 FORMAT_VERSION = 1
 METADATA = "tsft.json"
 WEIGHTS = "model.safetensors"
 FILES = (METADATA, WEIGHTS, "backbone/config.json", "tokenizer")
-
-
-class ModelFormatError(ValueError):
-    """A saved model directory that cannot be loaded as it is."""
 
 
 def encode_value(value, name):
@@ -97,7 +95,7 @@ def save(estimator, path):
     params = {name: encode_value(value, name)
               for name, value in estimator.get_params(deep=False).items()}
     strategy = available_strategies()[estimator.strategy]
-    text_encoder = estimator.text_encoder_
+    tokenizer = estimator.tokenizer_
     metadata = {
         "format": "sklearn-tsft",
         "format_version": FORMAT_VERSION,
@@ -110,7 +108,7 @@ def save(estimator, path):
         "history": estimator.history_.to_list(),
         "temperature": estimator.temperature_,
         "multilabel": estimator.multilabel_,
-        "max_length": text_encoder.max_length,
+        "max_length": tokenizer.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
     }
     path = Path(path)
@@ -118,16 +116,9 @@ def save(estimator, path):
     # save_model stores tensors that share memory (peft's wrappers) once.
     safetensors.torch.save_model(estimator.module_, path / WEIGHTS, metadata={"format": "pt"})
     base_encoder(estimator.module_).config.save_pretrained(path / "backbone")
-    text_encoder.tokenizer.save_pretrained(path / "tokenizer")
+    tokenizer.tokenizer.save_pretrained(path / "tokenizer")
     # Written last: a directory without it is an incomplete save.
-    (path / METADATA).write_text(json.dumps(metadata, indent=1, default=_json_scalar))
-
-
-def _json_scalar(value):
-    # skorch's history may hold numpy scalars.
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+    (path / METADATA).write_text(json.dumps(metadata, indent=1, default=json_default))
 
 
 def read_metadata(path):
@@ -221,7 +212,7 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
             **available_strategies()[params["strategy"]].attributes_from_json(
                 metadata["strategy_attributes"]),
             "backbone_name_": metadata["backbone_name"],
-            "text_encoder_": TextEncoder(tokenizer, metadata["max_length"]),
+            "tokenizer_": TextTokenizer(tokenizer, metadata["max_length"]),
             "history_": History(metadata["history"]),
             "n_trainable_params_": metadata["n_trainable_params"],
             "trainable_fraction_": metadata["trainable_fraction"],

@@ -7,8 +7,6 @@ batch into the loss, bf16 autocast, and an interrupted fit surfacing as an
 error instead of skorch's "stop and keep the model".
 """
 
-import contextlib
-
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
@@ -19,90 +17,14 @@ from skorch.hf import AccelerateMixin
 from skorch.utils import to_tensor
 from transformers import get_linear_schedule_with_warmup
 
-from .backbone import combine_windows
-
-
-class TokenizedTexts(torch.utils.data.Dataset):
-    """Token ids of texts, with labels and sample weights for training.
-
-    Parameters
-    ----------
-    input_ids : list of list of int
-        Unpadded token ids of each text.
-    labels : ndarray of int64 or float32, optional
-        Encoded class of each text (int64), or its row of a multi-label
-        indicator matrix (float32); zeros when only predicting.
-    sample_weight : ndarray of float32, optional
-        Weight of each text in the loss; ones when omitted.
-    example_index : ndarray of int64, optional
-        A number identifying each text across datasets of one fit (for
-        caches); positions when omitted.
-    """
-
-    def __init__(self, input_ids, labels=None, sample_weight=None, example_index=None):
-        n_texts = len(input_ids)
-        self.input_ids = input_ids
-        self.example_index = np.arange(n_texts) if example_index is None else example_index
-        self.labels = np.zeros(n_texts, dtype=np.int64) if labels is None else labels
-        self.sample_weight = (
-            np.ones(n_texts, dtype=np.float32) if sample_weight is None else sample_weight
-        )
-
-    def __len__(self):
-        return len(self.input_ids)
-
-    def __getitem__(self, index):
-        return (
-            self.input_ids[index],
-            self.labels[index],
-            self.sample_weight[index],
-            self.example_index[index],
-        )
-
-
-def pad_batch(input_ids, pad_token_id):
-    """Pad token id lists to the longest one; return ids and attention mask."""
-    longest = max(len(ids) for ids in input_ids)
-    padded = torch.full((len(input_ids), longest), pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(input_ids), longest), dtype=torch.long)
-    for row, ids in enumerate(input_ids):
-        padded[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
-        mask[row, : len(ids)] = 1
-    return padded, mask
-
-
-class PadCollator:
-    """DataLoader ``collate_fn``: dynamic padding plus labels and weights."""
-
-    def __init__(self, pad_token_id):
-        self.pad_token_id = pad_token_id
-
-    def __call__(self, items):
-        input_ids, labels, weights, example_index = zip(*items)
-        padded, mask = pad_batch(input_ids, self.pad_token_id)
-        inputs = {
-            "input_ids": padded,
-            "attention_mask": mask,
-            "sample_weight": torch.as_tensor(np.asarray(weights), dtype=torch.float32),
-            "example_index": torch.as_tensor(np.asarray(example_index), dtype=torch.long),
-        }
-        # int64 class indices, or float32 rows of a multi-label indicator matrix.
-        return inputs, torch.as_tensor(np.asarray(labels))
-
-
-def autocast(device, precision):
-    """bf16 autocast context for ``precision="bf16"``, a no-op otherwise."""
-    if precision != "bf16":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
-
-
-class FitInterrupted(Exception):
-    """Raised instead of skorch's silent stop when training is interrupted."""
+from ._device import autocast
+from ._optional import import_optional
+from .exceptions import FitInterrupted
+from .long_texts import combine_windows
 
 
 class TextClassifierNet(NeuralNetClassifier):
-    """skorch classifier over the batches of :class:`PadCollator`.
+    """skorch classifier over the batches of :class:`~sklearn_tsft._data.PadCollator`.
 
     Parameters
     ----------
@@ -206,17 +128,12 @@ class PeakCudaMemory(Callback):
 
 def make_accelerator():
     """The ``accelerate.Accelerator`` of this process (``accelerate launch`` sets it up)."""
-    try:
-        from accelerate import Accelerator, DistributedDataParallelKwargs
-    except ImportError as exc:
-        raise ImportError(
-            "accelerate=True needs the accelerate library: pip install 'sklearn-tsft[accelerate]'."
-        ) from exc
+    accelerate = import_optional("accelerate", "accelerate", "accelerate=True")
     # Frozen blocks train nothing and BERT's pooler feeds no loss, so DDP must
     # not wait for gradients from every parameter. Precision stays ours.
-    return Accelerator(
+    return accelerate.Accelerator(
         mixed_precision="no",
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        kwargs_handlers=[accelerate.DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
 
 
@@ -297,7 +214,7 @@ def build_net(
     seed : int
         Seeds the order of the training batches.
     collate : callable
-        Batch builder: a :class:`PadCollator`, or a window collator for
+        Batch builder: a :class:`~sklearn_tsft._data.PadCollator`, or a window collator for
         long texts.
     window_pooling : {"mean", "max"}, default="mean"
         See :class:`TextClassifierNet`.

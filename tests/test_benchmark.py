@@ -1,7 +1,10 @@
 """The comparison benchmark in its smallest form, on the tiny backbone."""
 
+import importlib.util
 import json
 import math
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,6 +12,20 @@ import pytest
 from sklearn_tsft.benchmark import main, parse_run
 
 from .helpers import make_texts
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def repository_compare():
+    """``benchmarks/compare.py``: tsft bench plus this repository's docs page."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location("compare", BENCHMARKS / "compare.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module.main
 
 RUNS = ["tfidf+logreg", "full", "token_sparse:sparsity=0.01"]
 MEASURED = ["accuracy", "macro_f1", "fit_s", "fit_ratio", "peak_mem_mb", "n_trainable_params",
@@ -28,8 +45,9 @@ def result(tiny_backbone, tmp_path_factory):
             "--label-column", "label", "--dataset", "toy", "--model", tiny_backbone,
             "--max-epochs", "1", "--device", "cpu", "--runs", *RUNS,
             "--out-dir", str(folder / "results"), "--docs-file", str(docs), "--quiet"]
-    main(argv)
-    main(argv)  # a second run replaces the docs section instead of adding one
+    compare = repository_compare()
+    compare(argv)
+    compare(argv)  # a second run replaces the docs section instead of adding one
     [path] = (folder / "results").glob("toy-cpu-*.json")
     return json.loads(path.read_text()), path, docs
 
@@ -73,4 +91,5 @@ def test_bad_run_specs_fail_before_fitting(tmp_path):
     with pytest.raises(ValueError, match="'sparsity': write NAME=VALUE"):
         parse_run("token_sparse:sparsity")
     with pytest.raises(ValueError, match="unknown name 'magic'"):
-        main(["--train", str(tmp_path / "x.csv"), "--runs", "magic"])
+        main(["--train", str(tmp_path / "x.csv"), "--test", str(tmp_path / "y.csv"),
+              "--runs", "magic"])

@@ -123,3 +123,9 @@ def test_predict_checks_texts_too(clf):
     clf.fit(TEXTS, LABELS)
     with pytest.raises(ValueError, match=r"X\[0\] is missing"):
         clf.predict([None])
+
+
+def test_labels_keep_trailing_nul_characters(clf):
+    # numpy's fixed-width strings would turn "\x00" into "", merging two classes.
+    labels = ["card", "card\x00", "card", "card\x00"]
+    assert clf.fit(TEXTS, labels).classes_.tolist() == ["card", "card\x00"]

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft.backbone import combine_windows, load_backbone
-from sklearn_tsft.tokenization import TextEncoder
+from sklearn_tsft.backbone import load_backbone
+from sklearn_tsft.long_texts import combine_windows
+from sklearn_tsft._data import TextTokenizer
 
 from .helpers import FILLER, TOPICS
 
@@ -42,7 +43,7 @@ def test_chunk_learns_a_label_that_only_the_tail_reveals(params):
 def test_windows_overlap_by_stride_and_cover_the_text(tiny_backbone):
     tokenizer, _, _ = load_backbone(tiny_backbone)
     text = " ".join(["word"] * 30)
-    windows = TextEncoder(tokenizer, max_length=12).encode_windows([text, "short"], stride=4)
+    windows = TextTokenizer(tokenizer, max_length=12).encode_windows([text, "short"], stride=4)
     long, short = windows
     assert len(short) == 1 and all(len(w) <= 12 for w in long)
     inner = [w[1:-1] for w in long]

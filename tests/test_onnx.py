@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft.persistence import ModelFormatError
+from sklearn_tsft import ModelFormatError
 
 from .helpers import block_import
 

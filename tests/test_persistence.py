@@ -9,7 +9,8 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft.persistence import FORMAT_VERSION, ModelFormatError
+from sklearn_tsft import ModelFormatError
+from sklearn_tsft.persistence import FORMAT_VERSION
 
 from .helpers import make_texts
 

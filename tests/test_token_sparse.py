@@ -8,10 +8,14 @@ from torch import nn
 
 from sklearn_tsft import TokenSparseClassifier
 from sklearn_tsft.backbone import TextClassifierModule, load_backbone
-from sklearn_tsft.frozen_prefix import PrefixCachedModule
-from sklearn_tsft.sparse_delta import RowDeltaEmbedding, RowDeltaLinear, attach_deltas, merge_deltas
-from sklearn_tsft.task_tokens import discover_task_tokens, reserved_slots
-from sklearn_tsft.tokenization import TextEncoder, with_words_in_slots
+from sklearn_tsft.strategies.frozen_blocks import FrozenBlockCache
+from sklearn_tsft.strategies.token_sparse.sparse_delta import RowDeltaEmbedding, RowDeltaLinear, attach_deltas, merge_deltas
+from sklearn_tsft.strategies.token_sparse.task_tokens import (
+    discover_task_tokens,
+    reserved_slots,
+    with_words_in_slots,
+)
+from sklearn_tsft._data import TextTokenizer
 
 from .helpers import make_texts
 
@@ -53,7 +57,7 @@ def test_multi_piece_task_words_take_reserved_slots(fitted, tiny_backbone):
     assert all(pretrained.convert_ids_to_tokens(token.slot).startswith("[unused")
                for token in merged)
     word, slot = merged[0].word, merged[0].slot
-    assert fitted.text_encoder_.encode([f"please {word}"])[0] == [
+    assert fitted.tokenizer_.encode([f"please {word}"])[0] == [
         pretrained.cls_token_id, pretrained.convert_tokens_to_ids("please"), slot,
         pretrained.sep_token_id]
 
@@ -62,7 +66,7 @@ def test_words_in_slots_tokenize_as_one_token_and_prefix_longer_words(tiny_backb
     tokenizer, _, _ = load_backbone(tiny_backbone)
     assert len(tokenizer.tokenize("reimburse")) > 1
     adapted = with_words_in_slots(tokenizer, {"reimburse": 1})
-    assert TextEncoder(adapted, 64).encode(["reimburse me"])[0][1:-2] == [1]
+    assert TextTokenizer(adapted, 64).encode(["reimburse me"])[0][1:-2] == [1]
     assert adapted.convert_ids_to_tokens(adapted("reimbursed")["input_ids"]) == [
         "[CLS]", "reimburse", "##d", "[SEP]"]
     assert tokenizer.tokenize("reimburse") != ["reimburse"]  # the original is untouched
@@ -202,7 +206,7 @@ def test_prefix_cache_gives_the_plain_module_outputs(tiny_backbone):
     batch = tokenizer(["my card", "a much longer text about a refund"], padding=True,
                       return_tensors="pt")
     expected = module(batch["input_ids"], batch["attention_mask"])
-    cached = PrefixCachedModule(module, first_trained=1).eval()
+    cached = FrozenBlockCache(module, first_trained=1).eval()
     index = torch.tensor([10, 11])
     short = tokenizer(["my card"], return_tensors="pt")
     cached(short["input_ids"], short["attention_mask"], index[:1])  # cached alone, unpadded
@@ -246,7 +250,7 @@ def test_a_small_budget_keeps_the_best_task_tokens_embedding_rows(tiny_backbone,
     clf = sparse(tiny_backbone, sparsity=budget_of_two_rows, n_layers=None, max_epochs=1)
     clf.fit(*data)
     rows = clf.selected_rows_["embeddings.word_embeddings"]
-    tokenizer = clf.text_encoder_.tokenizer
+    tokenizer = clf.tokenizer_.tokenizer
     ids_by_score = []
     for token in clf.task_tokens_:
         ids = ([token.slot] if token.slot is not None

@@ -9,18 +9,17 @@
    into the dense weights when training ends.
 """
 
-import numbers
 import warnings
 
 import numpy as np
 import torch
-from sklearn.utils import check_scalar
 
-from ._validation import check_bool
-from .frozen_prefix import with_prefix_cache
-from .selection import block_names, block_of, choose_rows, linear_layers, row_sensitivity
+from ..._data import TextTokenizer
+from ...backbone import block_names, block_of
+from .._base import Strategy, freeze, lowest_trained_block
+from ..frozen_blocks import with_frozen_block_cache
+from .selection import choose_rows, linear_layers, row_sensitivity
 from .sparse_delta import attach_deltas, merge_deltas
-from .strategies import Strategy, freeze, lowest_trained_block
 from .task_tokens import (
     TaskToken,
     assign_slots,
@@ -28,8 +27,8 @@ from .task_tokens import (
     discover_task_tokens,
     initialise_slot_embeddings,
     reserved_slots,
+    with_words_in_slots,
 )
-from .tokenization import TextEncoder, with_words_in_slots
 
 # Texts sampled for the sensitivity scores: enough batches for stable
 # rankings, few enough to cost a small fraction of one epoch.
@@ -56,20 +55,9 @@ class TokenSparse(Strategy):
     # Deltas start at zero and are few: they need a larger step than
     # end-to-end finetuning (1e-3 underfits in 3 epochs on banking77).
     default_lr = 5e-3
-    parameters = ("sparsity", "n_task_tokens", "adaptive_tokenization", "n_layers", "verbose")
+    parameters = ("sparsity", "n_task_tokens", "adaptive_tokenization", "n_layers")
 
-    def __init__(self, sparsity, n_task_tokens, adaptive_tokenization, n_layers, verbose):
-        check_scalar(sparsity, "sparsity", numbers.Real, min_val=0, max_val=1,
-                     include_boundaries="right")
-        check_scalar(n_task_tokens, "n_task_tokens", numbers.Integral, min_val=1)
-        check_bool(adaptive_tokenization, "adaptive_tokenization")
-        self.n_layers = n_layers
-        self.sparsity = sparsity
-        self.n_task_tokens = n_task_tokens
-        self.adaptive_tokenization = adaptive_tokenization
-        self.verbose = verbose
-
-    def build_text_encoder(self, tokenizer, encoder, texts, labels, max_length):
+    def build_tokenizer(self, tokenizer, encoder, texts, labels, max_length):
         groups, scores, counts = discover_task_tokens(
             tokenizer, texts, labels,
             n_groups=self.n_task_tokens, min_count=min_count(len(texts)), max_length=max_length,
@@ -93,12 +81,12 @@ class TokenSparse(Strategy):
         self.task_tokens_ = describe(tokenizer, groups, scores, counts, merges)
         # Best group first, so a small budget keeps the strongest embedding rows.
         ids_by_score = ((merges[g],) if g in merges else g for g in groups)
-        self.task_token_ids = list(dict.fromkeys(i for ids in ids_by_score for i in ids))
+        self.task_token_ids_ = list(dict.fromkeys(i for ids in ids_by_score for i in ids))
         tokenizer = with_words_in_slots(
             tokenizer, {token.word: token.slot for token in self.task_tokens_
              if token.slot is not None}
         )
-        return TextEncoder(tokenizer, max_length)
+        return TextTokenizer(tokenizer, max_length)
 
     def _selection_batches(self, dataset, collate, device):
         order = torch.randperm(len(dataset))[:SELECTION_TEXTS].tolist()
@@ -124,15 +112,15 @@ class TokenSparse(Strategy):
             # Training reaches the bottom: the task tokens' embedding rows
             # train too, first in the budget, best tokens first.
             embeddings = encoder.get_input_embeddings()
-            n_rows = min(len(self.task_token_ids), budget // embeddings.embedding_dim)
+            n_rows = min(len(self.task_token_ids_), budget // embeddings.embedding_dim)
             if n_rows:
-                rows[_module_name(encoder, embeddings)] = np.sort(self.task_token_ids[:n_rows])
+                rows[_module_name(encoder, embeddings)] = np.sort(self.task_token_ids_[:n_rows])
                 budget -= n_rows * embeddings.embedding_dim
         scores = row_sensitivity(
             encoder,
             layers,
             self._selection_batches(dataset, collate, device),
-            torch.as_tensor(self.task_token_ids, device=device),
+            torch.as_tensor(self.task_token_ids_, device=device),
             n_classes=int(np.max(dataset.labels)) + 1,
         )
         rows.update(choose_rows(scores, layers, budget))
@@ -144,7 +132,7 @@ class TokenSparse(Strategy):
             for name, chosen in self.selected_rows_.items()
         }
         first_trained = min((block_of(name, blocks) or 0) for name in rows) if rows else 0
-        return with_prefix_cache(module, first_trained)
+        return with_frozen_block_cache(module, first_trained)
 
     def finalize(self, module):
         merge_deltas(module.encoder)

@@ -1,7 +1,7 @@
 """Reusing the outputs of frozen lower blocks across epochs.
 
 When nothing below block ``k`` trains, the states entering block ``k`` are
-the same in every epoch. :class:`PrefixCachedModule` computes them once per
+the same in every epoch. :class:`FrozenBlockCache` computes them once per
 text (in eval mode, without autograd), keeps them, and runs only the upper
 blocks afterwards, so later epochs cost the upper blocks alone.
 
@@ -18,20 +18,12 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
-from .backbone import mean_pool
+from ..backbone import TextClassifierModule, block_names
 
 
-def supports_prefix_cache(encoder):
+def supports_frozen_block_cache(encoder):
     """Whether ``encoder`` has the BERT-style layout this module relies on."""
-    return (
-        hasattr(encoder, "embeddings")
-        and isinstance(getattr(getattr(encoder, "encoder", None), "layer", None), nn.ModuleList)
-    )
-
-
-def transformer_blocks(encoder):
-    """The list of transformer blocks of a BERT-style encoder."""
-    return encoder.encoder.layer
+    return hasattr(encoder, "embeddings") and block_names(encoder)[0] == "encoder.layer.0"
 
 
 class _PassThroughEmbeddings(nn.Module):
@@ -49,29 +41,29 @@ def _swapped(encoder, blocks, embeddings):
         encoder.encoder.layer, encoder.embeddings = original_blocks, original_embeddings
 
 
-class PrefixCachedModule(nn.Module):
+class FrozenBlockCache(TextClassifierModule):
     """Training view of a classifier module whose blocks below ``first_trained`` are frozen.
 
     Parameters
     ----------
     module : TextClassifierModule
-        The module being trained; its parameters are shared, not copied.
+        The module being trained; its parts are shared, not copied.
     first_trained : int
         Index of the lowest block with anything to train.
     """
 
     def __init__(self, module, first_trained):
-        super().__init__()
-        # The module's parts under the module's own names, so that parameter
-        # names (the optimizer's "head.*" group, early stopping's saved
-        # states) are those of the plain module.
+        # The module's own parts under their own names (not a new head), so
+        # that parameter names (the optimizer's "head.*" group, early
+        # stopping's saved states) are those of the plain module.
+        nn.Module.__init__(self)
         self.encoder, self.dropout, self.head = module.encoder, module.dropout, module.head
         self.first_trained = first_trained
         self._cache = {}
 
     def _lower_states(self, input_ids, attention_mask):
         encoder = self.encoder
-        lower = nn.ModuleList(transformer_blocks(encoder)[: self.first_trained])
+        lower = nn.ModuleList(encoder.encoder.layer[: self.first_trained])
         was_training = encoder.training
         encoder.eval()
         try:
@@ -94,19 +86,18 @@ class PrefixCachedModule(nn.Module):
     def forward(self, input_ids, attention_mask, example_index):
         encoder = self.encoder
         states = self._cached_states(input_ids, attention_mask, example_index)
-        upper = nn.ModuleList(transformer_blocks(encoder)[self.first_trained :])
+        upper = nn.ModuleList(encoder.encoder.layer[self.first_trained :])
         with _swapped(encoder, upper, _PassThroughEmbeddings()):
             hidden = encoder(inputs_embeds=states, attention_mask=attention_mask).last_hidden_state
-        pooled = mean_pool(hidden, attention_mask)
-        return self.head(self.dropout(pooled))
+        return self.classify(hidden, attention_mask)
 
 
-def with_prefix_cache(module, first_trained):
-    """Wrap ``module`` in a :class:`PrefixCachedModule` where that saves work.
+def with_frozen_block_cache(module, first_trained):
+    """Wrap ``module`` in a :class:`FrozenBlockCache` where that saves work.
 
     It does when blocks below ``first_trained`` are frozen and the encoder
     has the BERT-style layout; otherwise ``module`` is returned as it is.
     """
-    if first_trained > 0 and supports_prefix_cache(module.encoder):
-        return PrefixCachedModule(module, first_trained)
+    if first_trained > 0 and supports_frozen_block_cache(module.encoder):
+        return FrozenBlockCache(module, first_trained)
     return module

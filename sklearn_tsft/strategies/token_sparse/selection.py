@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbone import mean_pool
+from ...backbone import mean_pool
 
 # Cosine similarities lie in [-1, 1]; scaling them gives a softmax that is
 # neither flat nor saturated.
@@ -23,28 +23,6 @@ _PROTOTYPE_SCALE = 20.0
 def linear_layers(encoder):
     """The ``nn.Linear`` modules of the encoder, by qualified name."""
     return {name: module for name, module in encoder.named_modules() if isinstance(module, nn.Linear)}
-
-
-def block_names(encoder):
-    """Qualified names of the transformer blocks, bottom first.
-
-    The blocks are the longest ``nn.ModuleList`` whose items share one class
-    (``encoder.layer`` in BERT, ``h`` in GPT-2, ``layers`` in Llama).
-    """
-    candidates = [
-        (name, module) for name, module in encoder.named_modules()
-        if isinstance(module, nn.ModuleList) and len({type(m) for m in module}) == 1
-    ]
-    name, blocks = max(candidates, key=lambda item: len(item[1]))
-    return [f"{name}.{index}" for index in range(len(blocks))]
-
-
-def block_of(name, blocks):
-    """Index of the block that module ``name`` lives in, or None (embeddings, pooler)."""
-    for index, block in enumerate(blocks):
-        if name.startswith(block + "."):
-            return index
-    return None
 
 
 def _pooled(encoder, inputs):

@@ -11,14 +11,18 @@ reserved slots (BERT's ``[unusedN]``) whose embedding is set to the mean of
 the pieces' embeddings.
 """
 
+import json
 import re
+import tempfile
 from collections import namedtuple
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse
 import torch
 from sklearn.feature_selection import chi2
 from tokenizers.models import WordPiece
+from transformers import AutoTokenizer
 
 TaskToken = namedtuple("TaskToken", ["word", "score", "count", "pieces", "slot"])
 TaskToken.__doc__ = """A task token group found in the training data.
@@ -49,7 +53,7 @@ def reserved_slots(tokenizer):
     """Ids of vocabulary entries reserved for new tokens, in id order.
 
     Only WordPiece tokenizers qualify: their slots can be renamed to whole
-    words (:func:`~sklearn_tsft.tokenization.with_words_in_slots`).
+    words (:func:`with_words_in_slots`).
     """
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if not isinstance(getattr(backend, "model", None), WordPiece):
@@ -166,3 +170,35 @@ def describe(tokenizer, groups, scores, counts, merges):
             )
         )
     return records
+
+
+def with_words_in_slots(tokenizer, slots):
+    """A copy of a WordPiece tokenizer in which reserved slots spell whole words.
+
+    WordPiece takes the longest vocabulary entry that starts a word, so a
+    task word becomes its slot, and a longer word that starts with it
+    becomes the slot followed by the rest (``refunds`` -> ``refund ##s``).
+
+    Parameters
+    ----------
+    tokenizer : transformers.PreTrainedTokenizerFast
+        A WordPiece tokenizer with a ``tokenizer.json``.
+    slots : dict of str to int
+        Word (as the tokenizer normalises it) -> id of the reserved entry it takes.
+
+    Returns
+    -------
+    tokenizer : transformers.PreTrainedTokenizerFast
+    """
+    if not slots:
+        return tokenizer
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer.save_pretrained(folder)
+        path = Path(folder) / "tokenizer.json"
+        state = json.loads(path.read_text())
+        vocab = state["model"]["vocab"]
+        for word, slot in slots.items():
+            del vocab[tokenizer.convert_ids_to_tokens(slot)]
+            vocab[word] = slot
+        path.write_text(json.dumps(state))
+        return AutoTokenizer.from_pretrained(folder, local_files_only=True)

@@ -1,0 +1,48 @@
+"""What the repository's benchmark scripts share: its data folder and its docs page.
+
+``tsft bench`` (``sklearn_tsft.benchmark``) compares strategies on any
+tables; the scripts in this folder run it, and the other measurements, on
+``../shared/data`` (or ``$TSFT_DATA``) and write their results into
+``benchmarks/results`` and ``docs/benchmarks.md``.
+"""
+
+import os
+import re
+from pathlib import Path
+
+from sklearn_tsft.benchmark import add_arguments
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir():
+    """``$TSFT_DATA``, else the ``shared/data`` folder beside the repository."""
+    return Path(os.environ.get("TSFT_DATA", ROOT.parent / "shared" / "data"))
+
+
+def add_repository_arguments(parser, dataset="banking77", label_column="category"):
+    """The benchmark's options, defaulting to one dataset of the data folder and to this repository's result folder."""
+    add_arguments(parser)
+    folder = data_dir() / dataset
+    for action in parser._actions:
+        if action.dest in ("train", "test"):
+            action.required = False
+    parser.set_defaults(train=folder / "train.csv", test=folder / "test.csv",
+                        label_column=label_column, out_dir=ROOT / "benchmarks" / "results")
+    parser.add_argument("--docs-file", type=Path, default=ROOT / "docs" / "benchmarks.md",
+                        help="markdown file whose results section for this run is "
+                        "replaced (or appended); 'none' to leave docs alone")
+    return parser
+
+
+def update_docs(docs_file, key, section):
+    """Replace the section marked ``key`` in ``docs_file``, or append it."""
+    begin, end = f"<!-- results: {key} -->", f"<!-- end results: {key} -->"
+    text = docs_file.read_text() if docs_file.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{section}\n{end}"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    docs_file.write_text(text)

@@ -1,0 +1,128 @@
+"""Texts as token ids, and token ids as padded batches: shared by training and prediction."""
+
+import numpy as np
+import torch
+
+
+class TextTokenizer:
+    """Texts to token ids, as one fit trains and predicts (truncated, or in windows).
+
+    Parameters
+    ----------
+    tokenizer : transformers.PreTrainedTokenizerFast
+        The backbone's tokenizer (with task words in slots, if any).
+    max_length : int
+        Texts are truncated to this many tokens, special tokens included.
+    """
+
+    def __init__(self, tokenizer, max_length):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    @property
+    def pad_token_id(self):
+        return self.tokenizer.pad_token_id
+
+    def encode(self, texts):
+        """Token ids of each text, unpadded.
+
+        Parameters
+        ----------
+        texts : list of str
+
+        Returns
+        -------
+        input_ids : list of list of int
+        """
+        return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+
+    def encode_windows(self, texts, stride):
+        """Token ids of the overlapping windows of each text.
+
+        Parameters
+        ----------
+        texts : list of str
+        stride : int
+            Tokens shared by consecutive windows.
+
+        Returns
+        -------
+        windows : list of list of list of int
+            At least one window per text, each at most ``max_length`` ids.
+        """
+        encoding = self.tokenizer(
+            texts, truncation=True, max_length=self.max_length, stride=stride,
+            return_overflowing_tokens=True,
+        )
+        windows = [[] for _ in texts]
+        for ids, text in zip(encoding["input_ids"], encoding["overflow_to_sample_mapping"]):
+            windows[text].append(ids)
+        return windows
+
+
+class TokenizedTexts(torch.utils.data.Dataset):
+    """Token ids of texts, with labels and sample weights for training.
+
+    Parameters
+    ----------
+    input_ids : list of list of int
+        Unpadded token ids of each text.
+    labels : ndarray of int64 or float32, optional
+        Encoded class of each text (int64), or its row of a multi-label
+        indicator matrix (float32); zeros when only predicting.
+    sample_weight : ndarray of float32, optional
+        Weight of each text in the loss; ones when omitted.
+    example_index : ndarray of int64, optional
+        A number identifying each text across datasets of one fit (for
+        caches); positions when omitted.
+    """
+
+    def __init__(self, input_ids, labels=None, sample_weight=None, example_index=None):
+        n_texts = len(input_ids)
+        self.input_ids = input_ids
+        self.example_index = np.arange(n_texts) if example_index is None else example_index
+        self.labels = np.zeros(n_texts, dtype=np.int64) if labels is None else labels
+        self.sample_weight = (
+            np.ones(n_texts, dtype=np.float32) if sample_weight is None else sample_weight
+        )
+
+    def __len__(self):
+        return len(self.input_ids)
+
+    def __getitem__(self, index):
+        return (
+            self.input_ids[index],
+            self.labels[index],
+            self.sample_weight[index],
+            self.example_index[index],
+        )
+
+
+def pad_batch(input_ids, pad_token_id):
+    """Pad token id lists to the longest one; return ids and attention mask."""
+    longest = max(len(ids) for ids in input_ids)
+    padded = torch.full((len(input_ids), longest), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(input_ids), longest), dtype=torch.long)
+    for row, ids in enumerate(input_ids):
+        padded[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+        mask[row, : len(ids)] = 1
+    return padded, mask
+
+
+class PadCollator:
+    """DataLoader ``collate_fn``: dynamic padding plus labels and weights."""
+
+    def __init__(self, pad_token_id):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, items):
+        input_ids, labels, weights, example_index = zip(*items)
+        padded, mask = pad_batch(input_ids, self.pad_token_id)
+        inputs = {
+            "input_ids": padded,
+            "attention_mask": mask,
+            "sample_weight": torch.as_tensor(np.asarray(weights), dtype=torch.float32),
+            "example_index": torch.as_tensor(np.asarray(example_index), dtype=torch.long),
+        }
+        # int64 class indices, or float32 rows of a multi-label indicator matrix.
+        return inputs, torch.as_tensor(np.asarray(labels))

@@ -1,0 +1,9 @@
+"""The package's own exceptions, in one place."""
+
+
+class ModelFormatError(ValueError):
+    """A saved model directory that cannot be loaded as it is."""
+
+
+class FitInterrupted(Exception):
+    """Raised instead of skorch's silent stop when training is interrupted."""
