@@ -330,7 +330,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         "device": Checked(resolve_device),
         "accelerate": Boolean(),
         "precision": Options(*PRECISIONS, message="{name}={value!r} is not one of {values}."),
-        "random_state": Checked(check_random_state),
+        "random_state": AnyOf(NONE, Interval(numbers.Integral, 0, 2**32 - 1),
+                              InstanceOf(np.random.RandomState, description="a RandomState"),
+                              description="None, an int or a numpy RandomState"),
         "verbose": Interval(numbers.Integral, 0, None),
     }
 

@@ -129,3 +129,37 @@ def test_labels_keep_trailing_nul_characters(clf):
     # numpy's fixed-width strings would turn "\x00" into "", merging two classes.
     labels = ["card", "card\x00", "card", "card\x00"]
     assert clf.fit(TEXTS, labels).classes_.tolist() == ["card", "card\x00"]
+
+
+BAD_VALUES = {
+    "model": 3, "strategy": "magic", "sparsity": 0.0, "n_task_tokens": 0,
+    "adaptive_tokenization": "yes", "n_layers": "three", "lora_r": 0, "lora_alpha": 0,
+    "lora_dropout": 1.0, "lora_target_modules": 5, "num_virtual_tokens": 0, "max_length": 1,
+    "long_text": "split", "stride": -1, "chunk_pooling": "sum", "batch_size": 0,
+    "max_epochs": 0, "lr": "fast", "head_lr": float("inf"), "weight_decay": -1.0,
+    "warmup_ratio": 1.5, "class_weight": "heavy", "validation_fraction": 1.0,
+    "early_stopping": 0, "calibrate": "yes", "threshold": float("nan"), "device": "quantum",
+    "accelerate": "yes", "precision": "fp8", "random_state": "seed", "verbose": -1,
+}
+
+
+def test_every_parameter_has_a_bad_value_below():
+    assert set(BAD_VALUES) == set(TokenSparseClassifier().get_params())
+
+
+@pytest.mark.parametrize("name", sorted(BAD_VALUES))
+def test_bad_parameter_is_refused_before_the_backbone_loads(name, monkeypatch):
+    def load_backbone(*args, **kwargs):
+        raise AssertionError("the backbone was loaded before the parameters were checked")
+
+    monkeypatch.setattr("sklearn_tsft.classifier.load_backbone", load_backbone)
+    clf = TokenSparseClassifier(**{name: BAD_VALUES[name]})
+    with pytest.raises((ValueError, TypeError), match=name):
+        clf.fit(TEXTS, LABELS)
+
+
+def test_bad_parameters_keep_the_previous_fit(clf):
+    clf.fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match="max_epochs"):
+        clf.set_params(max_epochs=0).fit(TEXTS, LABELS)
+    assert clf.predict(TEXTS).shape == (4,)
