@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from .tables import column, read_table, write_table
 
 USER_ERRORS = (ValueError, TypeError, ImportError, OSError)
@@ -36,7 +36,7 @@ def _parameter(text):
 
 
 def cmd_fit(args):
-    from . import TokenSparseClassifier
+    from .classifier import TokenSparseClassifier
 
     frame = read_table(args.train, args.format)
     texts = column(frame, args.text_column, args.train)
@@ -52,7 +52,7 @@ def cmd_fit(args):
 
 
 def _load(args):
-    from . import TokenSparseClassifier
+    from .classifier import TokenSparseClassifier
 
     clf = TokenSparseClassifier.load(args.model_dir)
     if args.device is not None:
