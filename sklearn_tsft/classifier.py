@@ -369,6 +369,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                                        ensure_non_negative=True)
         if self.class_weight is not None:
             weights = weights * compute_sample_weight(self.class_weight, labels)
+        if not np.isfinite(weights).all():
+            raise ValueError(
+                "class_weight or sample_weight holds a NaN or infinite weight; give every "
+                "class and text a finite weight."
+            )
         if weights.sum() <= 0:
             raise ValueError("sample_weight sums to zero: at least one text must count.")
         # Mean 1, so weighting changes the balance of the loss, not its scale.

@@ -7,3 +7,7 @@ class ModelFormatError(ValueError):
 
 class FitInterrupted(Exception):
     """Raised instead of skorch's silent stop when training is interrupted."""
+
+
+class NonFiniteLoss(ValueError):
+    """Training produced a NaN or infinite loss; the fit is abandoned."""

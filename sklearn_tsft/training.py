@@ -19,7 +19,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from ._device import autocast
 from ._optional import import_optional
-from .exceptions import FitInterrupted
+from .exceptions import FitInterrupted, NonFiniteLoss
 from .long_texts import combine_windows
 
 
@@ -91,9 +91,16 @@ class TextClassifierNet(NeuralNetClassifier):
             self.notify("on_batch_end", batch=batch, training=training, **step)
             losses.append(loss)
         if losses:
+            values = self.shared_losses(torch.stack(losses)).cpu().numpy()
             rows = self.history[-1]["batches"][-len(losses):]
-            for row, value in zip(rows, self.shared_losses(torch.stack(losses)).tolist()):
+            for row, value in zip(rows, values.tolist()):
                 row[f"{prefix}_loss"] = value
+            if not np.isfinite(values).all():
+                raise NonFiniteLoss(
+                    f"the {prefix} loss became {values[~np.isfinite(values)][0]} in epoch "
+                    f"{len(self.history)}: training diverged. Use a smaller lr or head_lr "
+                    "(or lr='auto'), and check sample_weight and class_weight."
+                )
         self.history.record(f"{prefix}_batch_count", len(losses))
 
     def shared_losses(self, losses):

@@ -163,3 +163,16 @@ def test_bad_parameters_keep_the_previous_fit(clf):
     with pytest.raises(ValueError, match="max_epochs"):
         clf.set_params(max_epochs=0).fit(TEXTS, LABELS)
     assert clf.predict(TEXTS).shape == (4,)
+
+
+def test_diverging_training_stops_with_a_clear_error_and_leaves_no_fit(clf):
+    clf.fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match="training diverged. Use a smaller lr"):
+        clf.set_params(lr=1e6, head_lr=1e6, max_epochs=3).fit(TEXTS * 4, LABELS * 4)
+    with pytest.raises(NotFittedError):
+        clf.predict(TEXTS)
+
+
+def test_nan_class_weight_is_refused(clf):
+    with pytest.raises(ValueError, match="NaN or infinite weight"):
+        clf.set_params(class_weight={"card": float("nan"), "refund": 1.0}).fit(TEXTS, LABELS)
