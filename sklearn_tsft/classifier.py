@@ -399,7 +399,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             ) from exc
 
     def _check_targets(self, y, n_texts):
-        """Classes, training targets, one class per text (for splits) and multi-label flag."""
+        """Classes, training targets, strata and the multi-label flag.
+
+        The strata give one class per text (for multi-label data, its label
+        set), for the validation split and the strategies' selection.
+        """
         if not is_label_matrix(y):
             classes, encoded = check_labels(y, n_texts)
             return classes, encoded, encoded, False
@@ -439,20 +443,20 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self._validate_params()
         self._clear_fitted_attributes()
         texts = check_texts(X)
-        classes, targets, groups, multilabel = self._check_targets(y, len(texts))
+        classes, targets, strata, multilabel = self._check_targets(y, len(texts))
         # class_weight (multiclass only) is keyed by the original labels.
-        weights = self._sample_weights(sample_weight, groups if multilabel else classes[groups])
+        weights = self._sample_weights(sample_weight, strata if multilabel else classes[strata])
         strategy = make_strategy(self.strategy, self.get_params(deep=False))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         accelerator = make_accelerator() if self.accelerate else None
         device = resolve_device(self.device) if accelerator is None else str(accelerator.device)
         precision = resolve_precision(self.precision, device)
         tokenizer, encoder, backbone_name = load_backbone(self.model, self.verbose)
-        train_idx, valid_idx = self._split(len(texts), groups, seed)
+        train_idx, valid_idx = self._split(len(texts), strata, seed)
 
         with seeded(seed, device):
             tokenizer = strategy.build_tokenizer(
-                tokenizer, encoder, [texts[i] for i in train_idx], groups[train_idx],
+                tokenizer, encoder, [texts[i] for i in train_idx], strata[train_idx],
                 self.max_length,
             )
             policy = self._long_text_policy(tokenizer)
@@ -464,9 +468,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             valid_data = None if valid_idx is None else policy.subset(
                 items, valid_idx, targets, weights)
             # Strategies select on each text's first window, labelled by
-            # groups (one class per text: for multi-label data, its label set).
+            # strata (one class per text: for multi-label data, its label set).
             selection_data = TokenizedTexts([first_windows[i] for i in train_idx],
-                                            groups[train_idx], weights[train_idx], train_idx)
+                                            strata[train_idx], weights[train_idx], train_idx)
             trained = strategy.prepare(
                 module, selection_data, PadCollator(tokenizer.pad_token_id), device)
             n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
