@@ -21,14 +21,10 @@ def data_dir():
 
 
 def add_repository_arguments(parser, dataset="banking77", label_column="category"):
-    """The benchmark's options, defaulting to one dataset of the data folder and to this repository's result folder."""
-    add_arguments(parser)
+    """The benchmark's options, defaulting to a dataset of the data folder and to this repository's result folder."""
     folder = data_dir() / dataset
-    for action in parser._actions:
-        if action.dest in ("train", "test"):
-            action.required = False
-    parser.set_defaults(train=folder / "train.csv", test=folder / "test.csv",
-                        label_column=label_column, out_dir=ROOT / "benchmarks" / "results")
+    add_arguments(parser, train=folder / "train.csv", test=folder / "test.csv")
+    parser.set_defaults(label_column=label_column, out_dir=ROOT / "benchmarks" / "results")
     parser.add_argument("--docs-file", type=Path, default=ROOT / "docs" / "benchmarks.md",
                         help="markdown file whose results section for this run is "
                         "replaced (or appended); 'none' to leave docs alone")

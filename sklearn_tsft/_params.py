@@ -64,7 +64,8 @@ class Options:
         self.values, self.message = values, message
 
     def check(self, name, value):
-        if not any(value is allowed or (type(value) is type(allowed) and value == allowed)
+        # isinstance, so that numpy strings pass as strings; `is` for None.
+        if not any(value is allowed or (isinstance(value, type(allowed)) and value == allowed)
                    for allowed in self.values):
             raise ValueError(self.message.format(name=name, value=value, values=self.values))
 

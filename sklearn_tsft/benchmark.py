@@ -48,11 +48,16 @@ REFERENCE_RUN = "full"
 MEASURED = ("accuracy", "macro_f1", "fit_s", "peak_mem_mb", "n_trainable_params", "texts_per_s")
 
 
-def add_arguments(parser):
-    """Add the benchmark's options to an ``argparse`` parser."""
-    parser.add_argument("--train", type=Path, required=True,
-                        help="training table (csv, tsv or jsonl)")
-    parser.add_argument("--test", type=Path, required=True, help="test table")
+def add_arguments(parser, train=None, test=None):
+    """Add the benchmark's options to an ``argparse`` parser.
+
+    ``--train`` and ``--test`` are required unless ``train`` and ``test``
+    give default tables (as this repository's own scripts do).
+    """
+    parser.add_argument("--train", type=Path, default=train, required=train is None,
+                        help="training table (csv, tsv or jsonl; default: %(default)s)")
+    parser.add_argument("--test", type=Path, default=test, required=test is None,
+                        help="test table (default: %(default)s)")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="label")
     parser.add_argument("--dataset", help="name used in result files (default: the "

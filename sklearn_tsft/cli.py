@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._params import parse_assignment
 from ._version import __version__
 from .tables import column, read_table, write_table
 
@@ -27,8 +28,6 @@ def _progress(message, args):
 
 
 def _parameter(text):
-    from ._params import parse_assignment
-
     try:
         return parse_assignment(text)
     except ValueError as exc:

@@ -134,7 +134,7 @@ class Truncate:
         return predict_logits(module, self.tokenizer.encode(texts), **options)
 
 
-class Chunk(Truncate):
+class Chunk:
     """``long_text="chunk"``: overlapping windows whose logits are combined per text.
 
     Parameters
@@ -153,14 +153,17 @@ class Chunk(Truncate):
         self.collate = WindowCollator(tokenizer.pad_token_id)
 
     def encode(self, texts):
+        """Per text, its windows (one dataset item), and its first window."""
         windows = self.tokenizer.encode_windows(texts, self.stride)
         return windows, [text_windows[0] for text_windows in windows]
 
     def subset(self, encoded, index, targets, sample_weight):
+        """The dataset of the texts at ``index``, their windows numbered fit-wide."""
         return window_dataset([encoded[i] for i in index], targets[index], sample_weight[index],
                               index, first_window_ids(encoded))
 
     def logits(self, module, texts, **options):
+        """Logits of each text, combined from those of its windows."""
         rows, owner = flatten_windows(self.tokenizer.encode_windows(texts, self.stride))
         logits = torch.from_numpy(predict_logits(module, rows, **options))
         return combine_windows(logits, owner, len(texts), self.pooling).numpy()
