@@ -125,10 +125,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         Passes over the training data.
     lr : float or "auto", default="auto"
         Peak learning rate of the backbone's trainable parameters (AdamW).
-        ``"auto"`` takes the strategy's own default: 2e-4 for ``"full"``,
-        5e-3 for ``"token_sparse"`` and ``"bitfit"``, whose trained weights
-        are few and (for token_sparse) start at zero (see ``docs/method.md``),
-        1e-3 for ``"lora"`` and 1e-2 for ``"prefix"``, as in peft's examples.
+        ``"auto"`` takes the strategy's own default: 2e-4 for ``"full"``
+        and ``"layers"``, 1e-3 for ``"token_sparse"``, whose deltas start at
+        zero (see ``docs/method.md``), 5e-3 for ``"bitfit"``, whose biases
+        are few, 1e-3 for ``"lora"`` and 1e-2 for ``"prefix"``, as in peft's
+        examples.
     head_lr : float, default=1e-2
         Peak learning rate of the freshly initialised classification head,
         which needs a larger step than pretrained weights.
