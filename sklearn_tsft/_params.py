@@ -160,3 +160,19 @@ def parse_assignment(text):
         return name, ast.literal_eval(value)
     except (ValueError, SyntaxError):
         return name, value
+
+
+def parse_epochs(text):
+    """A ``--max-epochs`` option: ``"auto"`` or a positive int.
+
+    Examples
+    --------
+    >>> parse_epochs("auto"), parse_epochs("3")
+    ('auto', 3)
+    """
+    if text == "auto":
+        return text
+    epochs = int(text)
+    if epochs < 1:
+        raise ValueError(f"max_epochs must be 'auto' or a positive int, got {text!r}")
+    return epochs

@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
 from ._json import json_default
-from ._params import parse_assignment
+from ._params import parse_assignment, parse_epochs
 from .tables import column, read_table
 
 SCHEMA_VERSION = 1
@@ -66,9 +66,12 @@ def add_arguments(parser, train=None, test=None):
                         help=f"{QUICK['n_train']} stratified training texts and "
                         f"{QUICK['n_test']} test texts (under 20 minutes on two CPU cores)")
     parser.add_argument("--n-train", type=int, help="stratified training slice")
+    parser.add_argument("--per-class", type=int,
+                        help="few-shot slice: this many training texts of each label")
     parser.add_argument("--n-test", type=int, help="random test slice")
     parser.add_argument("--model", default="default", help="backbone (default: packaged MiniLM)")
-    parser.add_argument("--max-epochs", type=int, default=3)
+    parser.add_argument("--max-epochs", type=parse_epochs, default="auto",
+                        help="passes over the data, or 'auto' (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -119,20 +122,52 @@ def check_runs(specs):
 
 def load_split(args):
     """Texts and labels of the (sliced) training and test tables."""
-    train, test = read_table(args.train), read_table(args.test)
     n_train = args.n_train or (QUICK["n_train"] if args.quick else None)
     n_test = args.n_test or (QUICK["n_test"] if args.quick else None)
-    labels = column(train, args.label_column, args.train)
-    if n_train and n_train < len(train):
-        # Stratified: every label keeps its share (at least one text).
+    return read_split(args.train, args.test, args.text_column, args.label_column,
+                      n_train=n_train, per_class=args.per_class, n_test=n_test)
+
+
+def read_split(train_path, test_path, text_column, label_column, *, n_train=None,
+               per_class=None, n_test=None):
+    """Read a training and a test table and slice them (seed 0).
+
+    Parameters
+    ----------
+    train_path, test_path : path-like
+        Tables (csv, tsv or jsonl).
+    text_column, label_column : str
+        Their columns.
+    n_train : int or None, default=None
+        A stratified slice of about this many training texts: every label
+        keeps its share, and at least one text.
+    per_class : int or None, default=None
+        Instead of ``n_train``: this many training texts of each label (all
+        of a label's texts when it has fewer), the few-shot setting.
+    n_test : int or None, default=None
+        A random slice of this many test texts.
+
+    Returns
+    -------
+    X_train : list of str
+    y_train : ndarray
+    X_test : list of str
+    y_test : ndarray
+    """
+    train, test = read_table(train_path), read_table(test_path)
+    labels = column(train, label_column, train_path)
+    if per_class is not None:
+        shuffled = train.sample(frac=1, random_state=0)
+        train = shuffled.groupby(labels.loc[shuffled.index], sort=False).head(per_class)
+    elif n_train and n_train < len(train):
         train = train.groupby(labels, group_keys=False).sample(
             frac=n_train / len(train), random_state=0)
     if n_test and n_test < len(test):
         test = test.sample(n_test, random_state=0)
-    return (column(train, args.text_column, args.train).astype(str).tolist(),
-            column(train, args.label_column, args.train).to_numpy(),
-            column(test, args.text_column, args.test).astype(str).tolist(),
-            column(test, args.label_column, args.test).to_numpy())
+    return (column(train, text_column, train_path).astype(str).tolist(),
+            column(train, label_column, train_path).to_numpy(),
+            column(test, text_column, test_path).astype(str).tolist(),
+            column(test, label_column, test_path).to_numpy())
 
 
 def tfidf_pipeline(name):
@@ -194,6 +229,20 @@ def measure(spec, split, seed, common):
             "fit_s": fit_s, "peak_mem_mb": peak_mb, "n_trainable_params": int(n_trainable),
             "trainable_fraction": fraction, "texts_per_s": len(X_test) / predict_s,
             "epochs_run": epochs}
+
+
+def in_fresh_processes(function, argument_tuples):
+    """Yield ``function(*arguments)`` for each tuple, each call alone in a new process.
+
+    One call at a time, in a spawned child that exits after it, so that the
+    call's time and peak memory are its own and nothing (threads, caches,
+    CUDA state) carries over from the call before.
+    """
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context,
+                                                max_tasks_per_child=1) as pool:
+        for arguments in argument_tuples:
+            yield pool.submit(function, *arguments).result()
 
 
 def add_fit_ratios(rows):
@@ -329,15 +378,12 @@ def run(args, log=print):
               "batch_size": args.batch_size, "device": args.device,
               "verbose": int(args.verbose)}
     rows, jobs = [], [(seed, spec) for seed in args.seeds for spec in runs]
-    context = multiprocessing.get_context("spawn")
     started = time.perf_counter()
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context,
-                                                max_tasks_per_child=1) as pool:
-        for done, (seed, spec) in enumerate(jobs, 1):
-            row = pool.submit(measure, spec, split, seed, common).result()
-            rows.append(row)
-            log(f"[{done}/{len(jobs)}] {spec} seed={seed}: accuracy {row['accuracy']:.4f}, "
-                f"fit {row['fit_s']:.1f} s ({time.perf_counter() - started:.0f} s so far)")
+    results = in_fresh_processes(measure, [(spec, split, seed, common) for seed, spec in jobs])
+    for done, ((seed, spec), row) in enumerate(zip(jobs, results), 1):
+        rows.append(row)
+        log(f"[{done}/{len(jobs)}] {spec} seed={seed}: accuracy {row['accuracy']:.4f}, "
+            f"fit {row['fit_s']:.1f} s ({time.perf_counter() - started:.0f} s so far)")
     summary = summarise(add_fit_ratios(rows))
     device = _device_name(args.device)
     stem = f"{dataset}-{device}-{datetime.date.today().isoformat()}{'-quick' if args.quick else ''}"

@@ -36,7 +36,7 @@ from .calibration import fit_temperature
 from .exceptions import FitInterrupted
 from .long_texts import WINDOW_POOLINGS, long_text_policy
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
-from .training import build_net, make_accelerator
+from .training import build_net, make_accelerator, resolve_max_epochs
 
 
 def _check_module_names(value):
@@ -121,8 +121,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     batch_size : int, default=32
         Texts per training and prediction batch (with ``chunk``, all the
         windows of those texts).
-    max_epochs : int, default=5
-        Passes over the training data.
+    max_epochs : int or "auto", default="auto"
+        Passes over the training data. ``"auto"``: 3, or as many as 100
+        optimizer steps need when the data are small (about 10 texts per
+        class), so that few-shot fits are not starved of steps; e.g. 7
+        passes over 500 texts at ``batch_size=32``, 100 over 20.
     lr : float or "auto", default="auto"
         Peak learning rate of the backbone's trainable parameters (AdamW).
         ``"auto"`` takes the strategy's own default: 2e-4 for ``"full"``
@@ -238,7 +241,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         stride=32,
         chunk_pooling="mean",
         batch_size=32,
-        max_epochs=5,
+        max_epochs="auto",
         lr="auto",
         head_lr=1e-2,
         weight_decay=0.01,
@@ -314,7 +317,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         "stride": Interval(numbers.Integral, 0, None),
         "chunk_pooling": Options(*WINDOW_POOLINGS),
         "batch_size": Interval(numbers.Integral, 1, None),
-        "max_epochs": Interval(numbers.Integral, 1, None),
+        "max_epochs": AnyOf(Options("auto"), Interval(numbers.Integral, 1, None),
+                            description="'auto' or a positive int"),
         "lr": AnyOf(Options("auto"), Interval(numbers.Real, 0, None, closed="neither"),
                     description="'auto' or a positive float"),
         "head_lr": Interval(numbers.Real, 0, None, closed="neither"),
@@ -486,7 +490,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 weight_decay=self.weight_decay,
                 warmup_ratio=self.warmup_ratio,
                 batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
+                max_epochs=resolve_max_epochs(self.max_epochs, len(train_idx),
+                                              self.batch_size),
                 early_stopping=self.early_stopping,
                 device=device,
                 precision=precision,

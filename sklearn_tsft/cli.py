@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._params import parse_assignment
+from ._params import parse_assignment, parse_epochs
 from ._version import __version__
 from .tables import column, read_table, write_table
 
@@ -129,7 +129,8 @@ def build_parser():
                      "directory or a Hub id")
     fit.add_argument("--strategy", default="token_sparse")
     fit.add_argument("--sparsity", type=float, default=0.05)
-    fit.add_argument("--max-epochs", type=int, default=5)
+    fit.add_argument("--max-epochs", type=parse_epochs, default="auto",
+                     help="passes over the data, or 'auto' (default: %(default)s)")
     fit.add_argument("--batch-size", type=int, default=32)
     fit.add_argument("--device", default="auto")
     fit.add_argument("--random-state", type=int, default=0)

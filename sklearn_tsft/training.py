@@ -23,6 +23,46 @@ from .exceptions import FitInterrupted, NonFiniteLoss
 from .long_texts import combine_windows
 
 
+# max_epochs="auto": at least this many passes, and enough passes for at
+# least MIN_STEPS optimizer steps, so that a few texts per class still get
+# the steps that a few thousand texts get in three passes.
+MIN_EPOCHS = 3
+MIN_STEPS = 100
+
+
+def resolve_max_epochs(max_epochs, n_train, batch_size):
+    """The number of passes a fit makes; ``"auto"`` is sized by the data.
+
+    Parameters
+    ----------
+    max_epochs : int or "auto"
+        An int is returned as it is. ``"auto"``: ``MIN_EPOCHS`` (3)
+        passes, or as many as ``MIN_STEPS`` (100) optimizer steps need.
+    n_train : int
+        Number of training texts.
+    batch_size : int
+        Texts per optimizer step.
+
+    Returns
+    -------
+    max_epochs : int
+
+    Examples
+    --------
+    >>> resolve_max_epochs("auto", n_train=2000, batch_size=32)
+    3
+    >>> resolve_max_epochs("auto", n_train=500, batch_size=32)
+    7
+    >>> resolve_max_epochs("auto", n_train=20, batch_size=32)
+    100
+    """
+    if max_epochs != "auto":
+        return max_epochs
+    steps_per_epoch = int(np.ceil(n_train / batch_size))
+    needed = int(np.ceil(MIN_STEPS / steps_per_epoch))
+    return max(MIN_EPOCHS, needed)
+
+
 class TextClassifierNet(NeuralNetClassifier):
     """skorch classifier over the batches of :class:`~sklearn_tsft._data.PadCollator`.
 

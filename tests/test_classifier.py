@@ -39,6 +39,22 @@ def test_fit_returns_self_and_sets_fitted_attributes(tiny_params, toy_data):
     assert clf.task_tokens_ and clf.selection_summary_
 
 
+@pytest.mark.parametrize("n_texts, batch_size, epochs", [(6, 8, 100), (40, 8, 20), (400, 8, 3)])
+def test_auto_epochs_give_small_data_at_least_100_steps(n_texts, batch_size, epochs):
+    from sklearn_tsft.training import resolve_max_epochs
+
+    assert resolve_max_epochs("auto", n_texts, batch_size) == epochs
+    assert resolve_max_epochs(2, n_texts, batch_size) == 2
+
+
+def test_auto_epochs_are_what_a_fit_runs(tiny_params):
+    texts, labels = make_texts(3)
+    params = dict(tiny_params, max_epochs="auto", strategy="head")
+    clf = TokenSparseClassifier(**params).fit(texts, labels)
+    assert TokenSparseClassifier().max_epochs == "auto"
+    assert len(clf.history_) == 100  # 6 texts, one step a pass
+
+
 def test_full_strategy_trains_everything(tiny_params, toy_data):
     clf = TokenSparseClassifier(strategy="full", **tiny_params).fit(*toy_data)
     assert clf.trainable_fraction_ == 1.0

@@ -71,7 +71,7 @@ def test_bad_labels(clf, labels, error, message):
         ({"precision": "fp8"}, "precision='fp8' is not one of"),
         ({"device": "quantum"}, "device='quantum' is not a torch device"),
         ({"device": "cuda:99"}, r"device='cuda:99', but torch sees \d+ CUDA device"),
-        ({"max_epochs": 2.5}, "max_epochs must be an instance of int"),
+        ({"max_epochs": 2.5}, "max_epochs must be .auto. or a positive int, got 2.5"),
     ],
 )
 def test_bad_parameters(clf, params, message):

@@ -1,0 +1,397 @@
+"""The benchmark suite: the competing strategies on every dataset of ``../shared/data``.
+
+Each dataset at two sizes (few-shot, ``--per-class`` texts of each label;
+and ``--n-train`` texts, stratified), the rival strategies (token_sparse,
+full, lora, bitfit) with several seeds at the default training budget
+(``max_epochs="auto"``) and with one seed at the other budgets (multiples
+of that number of epochs), plus TF-IDF + LinearSVC and, when the
+``setfit`` package is installed (``pip install 'sklearn-tsft[setfit]'``),
+SetFit on the same packaged MiniLM with its own default training loop, at
+the few-shot size it is made for. Every fit runs alone in a fresh process
+(``sklearn_tsft.benchmark``).
+
+Each finished fit is appended to ``<out-dir>/<stem>.jsonl`` at once, and a
+rerun of the same command skips the fits found there: an interrupted suite
+picks up where it stopped (delete the file to start over). At the end,
+``<stem>.json`` (every row and the summary), ``<stem>.md`` (the summary
+tables) and one ``<stem>-<dataset>.png`` per dataset (the metric against
+fit time, one curve per strategy through its budgets) are written, and the
+suite's section of ``docs/benchmarks.md`` is replaced.
+
+The quick form, on two CPU cores::
+
+    python benchmarks/suite.py --quick
+
+The full form (all test texts, 2,000 training texts, budgets 1/3 to 5/3)
+is meant for a GPU: ``python benchmarks/suite.py``.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+
+from repository import ROOT, data_dir, update_docs
+from sklearn_tsft._json import json_default
+from sklearn_tsft._params import parse_epochs
+from sklearn_tsft.benchmark import in_fresh_processes, measure, read_split
+from sklearn_tsft.training import resolve_max_epochs
+
+SCHEMA_VERSION = 1
+# name: (label column, the metric the suite reports). sms_spam is
+# imbalanced, so macro-F1 says more there than accuracy.
+DATASETS = {
+    "banking77": ("category", "accuracy"),
+    "twenty_newsgroups": ("label", "accuracy"),
+    "rotten_tomatoes": ("label", "accuracy"),
+    "sms_spam": ("label", "macro_f1"),
+}
+RIVALS = ("token_sparse", "full", "lora", "bitfit")
+REFERENCE = "full"
+TFIDF = "tfidf+linearsvc"
+SETFIT = "setfit"
+FORMS = {
+    "full": {"n_train": 2000, "n_test": None, "budgets": (1 / 3, 2 / 3, 1, 5 / 3)},
+    # Sized to finish in about an hour on two CPU cores.
+    "quick": {"n_train": 500, "n_test": 500, "budgets": (1 / 3, 1)},
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller slices and two budgets (about an hour on two CPU cores)")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--sizes", nargs="+", default=["few-shot", "n-train"],
+                        choices=["few-shot", "n-train"])
+    parser.add_argument("--per-class", type=int, default=10,
+                        help="few-shot size: training texts per label (default: %(default)s)")
+    parser.add_argument("--n-train", type=int, help="the larger size (default: 2000, quick 500)")
+    parser.add_argument("--n-test", type=int, help="test texts (default: all, quick 500)")
+    parser.add_argument("--strategies", nargs="+", default=list(RIVALS),
+                        help="rival strategies (default: %(default)s)")
+    parser.add_argument("--budgets", type=float, nargs="+",
+                        help="multiples of the default number of epochs (default: 1/3 2/3 1 "
+                        "5/3, quick 1/3 1); seeds run at 1, one seed at the others")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--extras", nargs="*", default=[TFIDF, SETFIT], choices=[TFIDF, SETFIT],
+                        help="rows besides the strategies (SetFit at the few-shot size, when "
+                        "installed; default: %(default)s)")
+    parser.add_argument("--max-epochs", type=parse_epochs, default="auto",
+                        help="the default budget (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-dir", type=Path, default=data_dir())
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--docs-file", type=Path, default=ROOT / "docs" / "benchmarks.md",
+                        help="markdown file whose suite section is replaced; 'none' to "
+                        "leave docs alone")
+    parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def settings(args):
+    """The form's defaults filled in where ``args`` leaves them open."""
+    form = FORMS["quick" if args.quick else "full"]
+    return {
+        "n_train": args.n_train or form["n_train"],
+        "n_test": args.n_test or form["n_test"],
+        "budgets": tuple(args.budgets or form["budgets"]),
+    }
+
+
+def load(args, dataset, size, config):
+    label_column, _ = DATASETS[dataset]
+    folder = args.data_dir / dataset
+    if not (folder / "train.csv").exists():
+        raise FileNotFoundError(
+            f"{folder / 'train.csv'} not found: point --data-dir (or $TSFT_DATA) at the "
+            "folder that holds the suite's datasets.")
+    return read_split(folder / "train.csv", folder / "test.csv", "text", label_column,
+                      n_train=config["n_train"] if size == "n-train" else None,
+                      per_class=args.per_class if size == "few-shot" else None,
+                      n_test=config["n_test"])
+
+
+def plan(args, config, size, n_train):
+    """The fits of one dataset and size: ``(run, budget, epochs, seed)`` tuples."""
+    default = resolve_max_epochs(args.max_epochs, n_train, args.batch_size)
+    jobs = []
+    for strategy in args.strategies:
+        for budget in config["budgets"]:
+            epochs = max(1, round(budget * default))
+            for seed in (args.seeds if budget == 1 else args.seeds[:1]):
+                jobs.append((strategy, budget, epochs, seed))
+    if TFIDF in args.extras:
+        jobs.append((TFIDF, 1, None, args.seeds[0]))
+    if SETFIT in args.extras and size == "few-shot" and setfit_installed():
+        jobs += [(SETFIT, 1, None, seed) for seed in args.seeds]
+    return jobs
+
+
+def setfit_installed():
+    try:
+        import setfit  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def measure_setfit(split, seed, model):
+    """Fit and score SetFit with its default training arguments (child process)."""
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    from sklearn_tsft.backbone import resolve_model
+
+    X_train, y_train, X_test, y_test = split
+    classes, encoded = np.unique(y_train, return_inverse=True)
+    location, _ = resolve_model(model)
+    start = time.perf_counter()
+    setfit_model = SetFitModel.from_pretrained(location)
+    trainer = Trainer(model=setfit_model, args=TrainingArguments(seed=seed),
+                      train_dataset=Dataset.from_dict({"text": X_train, "label": encoded}))
+    trainer.train()
+    fit_s = time.perf_counter() - start
+    y_pred = classes[np.asarray(setfit_model.predict(X_test))]
+    return {"run": SETFIT, "strategy": SETFIT, "params": {}, "seed": seed,
+            "accuracy": accuracy_score(y_test, y_pred),
+            "macro_f1": f1_score(y_test, y_pred, average="macro"), "fit_s": fit_s,
+            "peak_mem_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "epochs_run": None}
+
+
+def fit_one(job, split, args):
+    """Fit and score one job of :func:`plan` (in a child process)."""
+    run, _, epochs, seed = job
+    if run == SETFIT:
+        return measure_setfit(split, seed, args.model)
+    common = {"model": args.model, "batch_size": args.batch_size, "device": args.device,
+              "verbose": 0, "max_epochs": epochs}
+    return measure(run, split, seed, common)
+
+
+def job_key(dataset, size, job):
+    run, budget, _, seed = job
+    return (dataset, size, run, round(budget, 4), seed)
+
+
+def read_rows(path):
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_suite(args, log=print, runner=in_fresh_processes):
+    """Run (or resume) every fit of the suite; return its file stem and all rows.
+
+    ``runner(function, argument_tuples)`` yields the fits' results; the
+    default runs each in a fresh process.
+    """
+    config = settings(args)
+    stem = f"suite-{device_name(args.device)}{'-quick' if args.quick else ''}"
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    rows_path = args.out_dir / f"{stem}.jsonl"
+    done = {row_key(row): row for row in read_rows(rows_path)}
+    rows, started = [], time.perf_counter()
+    for dataset in args.datasets:
+        for size in args.sizes:
+            split = load(args, dataset, size, config)
+            jobs = plan(args, config, size, len(split[0]))
+            todo = [job for job in jobs if job_key(dataset, size, job) not in done]
+            rows += [done[job_key(dataset, size, job)] for job in jobs
+                     if job_key(dataset, size, job) in done]
+            log(f"{dataset} / {size}: {len(split[0])} training texts, {len(split[2])} test "
+                f"texts; {len(todo)} of {len(jobs)} fits to run")
+            results = runner(fit_one, [(job, split, args) for job in todo])
+            for job, result in zip(todo, results):
+                row = {"dataset": dataset, "size": size, "n_train": len(split[0]),
+                       "n_test": len(split[2]), "budget": round(job[1], 4), "epochs": job[2],
+                       **result}
+                row["score"] = row[DATASETS[dataset][1]]
+                with rows_path.open("a") as out:
+                    out.write(json.dumps(row, default=json_default) + "\n")
+                rows.append(row)
+                log(f"  {job[0]} budget={job[1]:.2f} epochs={job[2]} seed={job[3]}: "
+                    f"{DATASETS[dataset][1]} {row['score']:.4f}, fit {row['fit_s']:.1f} s "
+                    f"({time.perf_counter() - started:.0f} s so far)")
+    return stem, rows
+
+
+def row_key(row):
+    return (row["dataset"], row["size"], row["run"], round(row["budget"], 4), row["seed"])
+
+
+def device_name(device):
+    import torch
+
+    return "gpu" if device != "cpu" and torch.cuda.is_available() else "cpu"
+
+
+def summarise(rows):
+    """Mean and std over seeds per dataset, size, run and budget, with fit / full."""
+    frame = pd.DataFrame(rows)
+    keys = ["dataset", "size", "run", "budget"]
+    grouped = frame.groupby(keys, sort=False)
+    summary = grouped.agg(score=("score", "mean"), score_std=("score", "std"),
+                          fit_s=("fit_s", "mean"), epochs=("epochs", "first"),
+                          n_train=("n_train", "first"), n_seeds=("seed", "size")).reset_index()
+    reference = summary[(summary.run == REFERENCE) & (summary.budget == 1)].set_index(
+        ["dataset", "size"]).fit_s
+    summary["fit_ratio"] = [
+        row.fit_s / reference.get((row.dataset, row.size), np.nan)
+        for row in summary.itertuples()]
+    return summary
+
+
+def _cell(row):
+    if row is None:
+        return ""
+    std = "" if pd.isna(row.score_std) else f" ± {100 * row.score_std:.1f}"
+    return f"{100 * row.score:.1f}{std} ({row.fit_ratio:.2f}x)"
+
+
+def markdown(summary, runs):
+    """Two tables: scores at the default budget, and the targets of issue 16."""
+    default = summary[summary.budget == 1]
+    lines = ["| dataset / size | metric | " + " | ".join(runs) + " |",
+             "|---|---|" + "---|" * len(runs)]
+    for (dataset, size), group in default.groupby(["dataset", "size"], sort=False):
+        by_run = {row.run: row for row in group.itertuples()}
+        first = next(iter(by_run.values()))
+        lines.append(f"| {dataset} / {size} ({first.n_train} texts, {first.epochs:.0f} epochs) "
+                     f"| {DATASETS[dataset][1]} | "
+                     + " | ".join(_cell(by_run.get(run)) for run in runs) + " |")
+    return "\n".join(lines) + "\n\n" + targets_markdown(default)
+
+
+def targets(default):
+    """Per dataset and size: token_sparse's margins against the rivals (points)."""
+    out = []
+    for (dataset, size), group in default.groupby(["dataset", "size"], sort=False):
+        by_run = group.set_index("run")
+        if "token_sparse" not in by_run.index:
+            continue
+        ours = by_run.loc["token_sparse"]
+
+        def margin(run):
+            return 100 * (ours.score - by_run.loc[run].score) if run in by_run.index else np.nan
+
+        peft = [run for run in ("lora", "bitfit") if run in by_run.index]
+        out.append({
+            "dataset": dataset, "size": size,
+            "vs_full": margin(REFERENCE),
+            "vs_best_peft": min((margin(run) for run in peft), default=np.nan),
+            "fit_ratio": ours.fit_ratio,
+            "std": 100 * ours.score_std,
+            "full_std": 100 * by_run.loc[REFERENCE].score_std if REFERENCE in by_run.index
+            else np.nan,
+            "vs_setfit": margin(SETFIT),
+        })
+    return pd.DataFrame(out)
+
+
+def targets_markdown(default):
+    table = targets(default)
+    lines = ["| dataset / size | (a) vs full >= -0.3 | (b) vs best of lora, bitfit >= 0 "
+             "| (c) fit / full <= 0.5 | (d) std <= full's | vs SetFit >= 0 |",
+             "|---|---|---|---|---|---|"]
+
+    def judged(value, ok, fmt="+.1f"):
+        return "" if pd.isna(value) else f"{value:{fmt}} {'met' if ok else '**missed**'}"
+
+    for row in table.itertuples():
+        lines.append(
+            f"| {row.dataset} / {row.size} | {judged(row.vs_full, row.vs_full >= -0.3)} | "
+            f"{judged(row.vs_best_peft, row.vs_best_peft >= 0)} | "
+            f"{judged(row.fit_ratio, row.fit_ratio <= 0.5, '.2f')} | "
+            f"{judged(row.std, row.std <= row.full_std, '.2f')} (full {row.full_std:.2f}) | "
+            f"{judged(row.vs_setfit, row.vs_setfit >= 0)} |")
+    return "\n".join(lines)
+
+
+def plot(summary, dataset, path):
+    """One panel per size: the metric against fit time, a curve per run through its budgets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = summary[summary.dataset == dataset]
+    sizes = list(dict.fromkeys(frame["size"]))
+    fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.5), squeeze=False)
+    for axis, size in zip(axes[0], sizes):
+        for run, curve in frame[frame["size"] == size].groupby("run", sort=False):
+            curve = curve.sort_values("fit_s")
+            error = curve.score_std.fillna(0).to_numpy()
+            axis.errorbar(curve.fit_s, curve.score, yerr=error, marker="o", capsize=3,
+                          label=run, lw=2 if run == "token_sparse" else 1)
+        axis.set(xscale="log", xlabel="fit time (s, log)",
+                 ylabel=DATASETS[dataset][1], title=f"{dataset} / {size}")
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv=None, runner=in_fresh_processes):
+    """Run the suite as the command line ``argv`` says; return the result dict."""
+    args = build_parser().parse_args(argv)
+    log = (lambda *_: None) if args.quiet else print
+    stem, rows = run_suite(args, log, runner)
+    summary = summarise(rows)
+    runs = list(dict.fromkeys([*args.strategies, *summary.run]))
+    table = markdown(summary, runs)
+    command = " ".join(["python benchmarks/suite.py", *(argv if argv is not None
+                                                         else sys.argv[1:])])
+    result = {
+        "schema_version": SCHEMA_VERSION, "command": command, "commit": commit(),
+        "date": datetime.date.today().isoformat(), "device": device_name(args.device),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "settings": {**{key: str(value) for key, value in vars(args).items()},
+                     **settings(args)},
+        "rows": rows,
+        "summary": json.loads(summary.to_json(orient="records")),
+        "targets": json.loads(targets(summary[summary.budget == 1]).to_json(orient="records")),
+    }
+    (args.out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2, default=json_default))
+    (args.out_dir / f"{stem}.md").write_text(table + "\n")
+    for dataset in dict.fromkeys(summary.dataset):
+        plot(summary, dataset, args.out_dir / f"{stem}-{dataset}.png")
+    log(table)
+    if str(args.docs_file) != "none":
+        update_docs(args.docs_file, stem, docs_section(result, stem, table))
+    return result
+
+
+def docs_section(result, stem, table):
+    plots = "\n".join(f"![{dataset}](../benchmarks/results/{stem}-{dataset}.png)"
+                      for dataset in dict.fromkeys(row["dataset"] for row in result["rows"]))
+    return (f"### {stem}\n\n`{result['command']}` at commit {result['commit']}, "
+            f"{result['date']}, {result['device']} ({result['machine']['cpus']} cores). "
+            "Cells: the metric in percent, mean ± std over seeds at the default budget "
+            "(`max_epochs=\"auto\"`), and fit time / full's.\n\n"
+            f"{table}\n\n{plots}\n")
+
+
+if __name__ == "__main__":
+    main()

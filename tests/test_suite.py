@@ -1,0 +1,129 @@
+"""The benchmark suite (benchmarks/suite.py) in its smallest form, on the tiny backbone.
+
+Fits run in this process (the suite's ``runner`` seam) so the test takes
+seconds; the fresh-process runner is covered by test_benchmark.py.
+"""
+
+import importlib.util
+import json
+import math
+import sys
+
+import pandas as pd
+import pytest
+
+from .helpers import make_texts
+from .test_benchmark import BENCHMARKS
+
+STRATEGIES = ["token_sparse", "full"]
+
+
+def load_suite():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location("suite", BENCHMARKS / "suite.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+def in_this_process(function, argument_tuples):
+    for arguments in argument_tuples:
+        yield function(*arguments)
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return load_suite()
+
+
+@pytest.fixture(scope="module")
+def outcome(suite, tiny_backbone, tmp_path_factory):
+    root = tmp_path_factory.mktemp("suite")
+    for dataset, label_column in [("banking77", "category"), ("sms_spam", "label")]:
+        (root / "data" / dataset).mkdir(parents=True)
+        for name, seed in [("train", 0), ("test", 1)]:
+            texts, labels = make_texts(8, seed=seed, classes=("card", "refund"))
+            pd.DataFrame({"text": texts, label_column: labels}).to_csv(
+                root / "data" / dataset / f"{name}.csv", index=False)
+    docs = root / "benchmarks.md"
+    docs.write_text("# Benchmarks\n")
+    argv = ["--quick", "--datasets", "banking77", "sms_spam", "--per-class", "3",
+            "--n-train", "12", "--n-test", "10", "--strategies", *STRATEGIES,
+            "--budgets", "0.5", "1", "--seeds", "0", "1", "--extras", "tfidf+linearsvc",
+            "--max-epochs", "2", "--model", tiny_backbone, "--device", "cpu",
+            "--data-dir", str(root / "data"), "--out-dir", str(root / "results"),
+            "--docs-file", str(docs), "--quiet"]
+    first = suite.main(argv, runner=in_this_process)
+    calls = []
+
+    def counting(function, argument_tuples):
+        calls.extend(argument_tuples)
+        return in_this_process(function, argument_tuples)
+
+    second = suite.main(argv, runner=counting)
+    return first, second, calls, root / "results", docs
+
+
+def test_every_fit_is_a_row_with_finite_measures(outcome):
+    result, _, _, _, _ = outcome
+    assert result["schema_version"] == 1 and result["device"] == "cpu"
+    # 2 datasets x 2 sizes x (2 strategies x (2 seeds at budget 1 + 1 at 0.5) + TF-IDF)
+    assert len(result["rows"]) == 2 * 2 * (2 * 3 + 1)
+    for row in result["rows"]:
+        assert {"dataset", "size", "run", "budget", "epochs", "seed", "score", "fit_s",
+                "n_train", "n_test"} <= row.keys()
+        assert 0 <= row["score"] <= 1 and row["fit_s"] > 0 and math.isfinite(row["score"])
+        metric = "macro_f1" if row["dataset"] == "sms_spam" else "accuracy"
+        assert row["score"] == row[metric]
+    sizes = {(row["dataset"], row["size"]): row["n_train"] for row in result["rows"]}
+    assert sizes == {("banking77", "few-shot"): 6, ("banking77", "n-train"): 12,
+                     ("sms_spam", "few-shot"): 6, ("sms_spam", "n-train"): 12}
+    epochs = {(row["run"], row["budget"]) for row in result["rows"] if row["epochs"]}
+    assert {(run, budget) for run in STRATEGIES for budget in (0.5, 1)} == epochs
+    assert {row["epochs"] for row in result["rows"] if row["budget"] == 0.5} == {1}
+
+
+def test_summary_means_seeds_and_relates_fit_time_to_full(outcome):
+    result, _, _, _, _ = outcome
+    summary = pd.DataFrame(result["summary"])
+    assert len(summary) == 2 * 2 * (2 * 2 + 1)
+    at_default = summary[(summary.budget == 1) & summary.run.isin(STRATEGIES)]
+    assert (at_default.n_seeds == 2).all() and at_default.score_std.notna().all()
+    assert (summary[summary.run == "full"].query("budget == 1").fit_ratio == 1.0).all()
+    rows = pd.DataFrame(result["rows"])
+    mine = rows[(rows.dataset == "banking77") & (rows["size"] == "few-shot")
+                & (rows.run == "token_sparse") & (rows.budget == 1)]
+    [cell] = summary[(summary.dataset == "banking77") & (summary["size"] == "few-shot")
+                     & (summary.run == "token_sparse") & (summary.budget == 1)].score
+    assert cell == pytest.approx(mine.score.mean())
+    assert {target["dataset"] for target in result["targets"]} == {"banking77", "sms_spam"}
+
+
+def test_a_rerun_resumes_from_the_rows_file(outcome):
+    first, second, calls, _, _ = outcome
+    assert calls == []
+    assert second["rows"] == json.loads(json.dumps(first["rows"]))
+
+
+def test_tables_plots_and_docs_section_are_written(outcome):
+    result, _, _, results, docs = outcome
+    table = (results / "suite-cpu-quick.md").read_text()
+    assert table.startswith("| dataset / size | metric | token_sparse | full | tfidf+linearsvc |")
+    assert "| banking77 / few-shot (6 texts, 2 epochs) | accuracy |" in table
+    assert "(a) vs full" in table and table.count("\n| sms_spam /") == 2 * 2
+    for dataset in ("banking77", "sms_spam"):
+        png = results / f"suite-cpu-quick-{dataset}.png"
+        assert png.read_bytes().startswith(b"\x89PNG")
+    saved = json.loads((results / "suite-cpu-quick.json").read_text())
+    assert saved["rows"] == json.loads(json.dumps(result["rows"]))
+    text = docs.read_text()
+    assert text.count("<!-- results: suite-cpu-quick -->") == 1 and table.strip() in text
+
+
+def test_missing_dataset_folder_names_the_fix(suite, tmp_path):
+    with pytest.raises(FileNotFoundError, match="--data-dir"):
+        suite.main(["--datasets", "sms_spam", "--data-dir", str(tmp_path), "--quiet",
+                    "--docs-file", "none", "--out-dir", str(tmp_path / "out")])
