@@ -97,6 +97,9 @@ def build_parser():
     parser.add_argument("--docs-file", type=Path, default=ROOT / "docs" / "benchmarks.md",
                         help="markdown file whose suite section is replaced; 'none' to "
                         "leave docs alone")
+    parser.add_argument("--report", action="store_true",
+                        help="fit nothing: write the results from the rows already in the "
+                        "rows file (for a suite run in parts)")
     parser.add_argument("--quiet", action="store_true")
     return parser
 
@@ -209,7 +212,8 @@ def run_suite(args, log=print, runner=in_fresh_processes):
         for size in args.sizes:
             split = load(args, dataset, size, config)
             jobs = plan(args, config, size, len(split[0]))
-            todo = [job for job in jobs if job_key(dataset, size, job) not in done]
+            todo = [] if args.report else [
+                job for job in jobs if job_key(dataset, size, job) not in done]
             rows += [done[job_key(dataset, size, job)] for job in jobs
                      if job_key(dataset, size, job) in done]
             log(f"{dataset} / {size}: {len(split[0])} training texts, {len(split[2])} test "
@@ -358,6 +362,8 @@ def main(argv=None, runner=in_fresh_processes):
     args = build_parser().parse_args(argv)
     log = (lambda *_: None) if args.quiet else print
     stem, rows = run_suite(args, log, runner)
+    if not rows:
+        raise SystemExit("no results yet: run the suite without --report first")
     summary = summarise(rows)
     runs = list(dict.fromkeys([*args.strategies, *summary.run]))
     table = markdown(summary, runs)
