@@ -200,13 +200,16 @@ def run_suite(args, log=print, runner=in_fresh_processes):
     """Run (or resume) every fit of the suite; return its file stem and all rows.
 
     ``runner(function, argument_tuples)`` yields the fits' results; the
-    default runs each in a fresh process.
+    default runs each in a fresh process. Each row records the commit it
+    was fitted at: after a change to a strategy, delete its rows from the
+    rows file to refit them.
     """
     config = settings(args)
     stem = f"suite-{device_name(args.device)}{'-quick' if args.quick else ''}"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     rows_path = args.out_dir / f"{stem}.jsonl"
     done = {row_key(row): row for row in read_rows(rows_path)}
+    revision = commit()
     rows, started = [], time.perf_counter()
     for dataset in args.datasets:
         for size in args.sizes:
@@ -222,7 +225,7 @@ def run_suite(args, log=print, runner=in_fresh_processes):
             for job, result in zip(todo, results):
                 row = {"dataset": dataset, "size": size, "n_train": len(split[0]),
                        "n_test": len(split[2]), "budget": round(job[1], 4), "epochs": job[2],
-                       **result}
+                       "commit": revision, **result}
                 row["score"] = row[DATASETS[dataset][1]]
                 with rows_path.open("a") as out:
                     out.write(json.dumps(row, default=json_default) + "\n")

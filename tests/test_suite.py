@@ -74,7 +74,7 @@ def test_every_fit_is_a_row_with_finite_measures(outcome):
     assert len(result["rows"]) == 2 * 2 * (2 * 3 + 1)
     for row in result["rows"]:
         assert {"dataset", "size", "run", "budget", "epochs", "seed", "score", "fit_s",
-                "n_train", "n_test"} <= row.keys()
+                "commit", "n_train", "n_test"} <= row.keys()
         assert 0 <= row["score"] <= 1 and row["fit_s"] > 0 and math.isfinite(row["score"])
         metric = "macro_f1" if row["dataset"] == "sms_spam" else "accuracy"
         assert row["score"] == row[metric]
