@@ -643,7 +643,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         path : str or os.PathLike
-            Directory to write; created if needed, files in it overwritten.
+            Directory to write: a new or empty one, or one a previous save
+            wrote, which is replaced as a whole and atomically (a crash
+            leaves the old model or the new one, never a mix; see
+            ``docs/guarantees.md``). Any other non-empty directory is
+            refused.
 
         Returns
         -------
@@ -708,8 +712,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         if quantize not in onnx_export.QUANTIZATIONS:
             raise ValueError(f"quantize must be None or 'int8', got {quantize!r}.")
         onnx_export.import_onnxruntime()
-        self.save(path)
-        onnx_export.export_onnx(self.module_, path, quantize)
+        persistence.save(self, path, onnx=True, quantize=quantize)
         return self
 
     def export_pretrained(self, path):

@@ -22,6 +22,7 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from ._atomic import replacing_directory
 from .backbone import mean_pool
 
 
@@ -90,6 +91,8 @@ def export_pretrained(module, tokenizer, classes, path, multilabel=False):
     classes : ndarray
         Labels in logit order; written as ``id2label`` (as strings).
     path : str or os.PathLike
+        A new or empty directory, or a transformers model directory, which
+        is replaced as a whole and atomically.
     multilabel : bool, default=False
         Sets ``problem_type="multi_label_classification"``, so that
         ``pipeline`` applies a sigmoid per label instead of a softmax.
@@ -105,5 +108,7 @@ def export_pretrained(module, tokenizer, classes, path, multilabel=False):
     exported = TsftForSequenceClassification(config)
     exported.encoder.load_state_dict(encoder.state_dict())
     exported.head.load_state_dict(module.head.state_dict())
-    exported.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    # A transformers model directory is recognised by its config.json.
+    with replacing_directory(path, may_replace=lambda old: (old / "config.json").exists()) as staging:
+        exported.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)

@@ -8,11 +8,20 @@ A saved directory holds::
     model.safetensors   the fitted module's weights (backbone and head)
     backbone/           the backbone's transformers config
     tokenizer/          the tokenizer files (task words in their slots)
+    model.onnx          only when written by ``export_onnx``
+
+``tsft.json`` lists every other file with its size and SHA-256, and
+``load`` checks them: a missing, truncated or changed file (or an ONNX
+file that is not the saved model's) gives ``ModelFormatError`` naming it.
+A save writes a new directory beside ``path`` and renames it into place
+(:mod:`sklearn_tsft._atomic`): ``path`` holds the complete old model or the
+complete new one, never parts of both.
 
 Loading reads JSON and safetensors only: nothing is unpickled, and no code
 from the directory runs unless the caller passes ``trust_remote_code=True``.
 """
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -22,15 +31,17 @@ from safetensors import SafetensorError
 from skorch.history import History
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from ._atomic import replacing_directory
 from ._data import TextTokenizer
 from ._json import json_default
 from ._version import __version__
 from .backbone import TextClassifierModule, quiet_transformers
 from .exceptions import ModelFormatError
-from .onnx_export import ONNX_FILE, OnnxModule
+from .onnx_export import ONNX_FILE, OnnxModule, export_onnx
 from .strategies import available_strategies, make_strategy
 
-FORMAT_VERSION = 1
+# 2: tsft.json lists the directory's files with sizes and checksums.
+FORMAT_VERSION = 2
 METADATA = "tsft.json"
 WEIGHTS = "model.safetensors"
 FILES = (METADATA, WEIGHTS, "backbone/config.json", "tokenizer")
@@ -77,14 +88,19 @@ def base_encoder(module):
     return encoder.get_base_model() if hasattr(encoder, "get_base_model") else encoder
 
 
-def save(estimator, path):
-    """Write a fitted estimator to the directory ``path`` (created if needed).
+def save(estimator, path, onnx=False, quantize=None):
+    """Write a fitted estimator to the directory ``path``, replacing it atomically.
 
     Parameters
     ----------
     estimator : TokenSparseClassifier
         A fitted estimator.
     path : str or os.PathLike
+        A new or empty directory, or one that a previous save wrote.
+    onnx : bool, default=False
+        Also write ``model.onnx`` (``export_onnx``).
+    quantize : {None, "int8"}, default=None
+        ONNX weight quantization.
     """
     if isinstance(estimator.module_, OnnxModule):
         raise ValueError(
@@ -111,14 +127,50 @@ def save(estimator, path):
         "max_length": tokenizer.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
     }
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    # save_model stores tensors that share memory (peft's wrappers) once.
-    safetensors.torch.save_model(estimator.module_, path / WEIGHTS, metadata={"format": "pt"})
-    base_encoder(estimator.module_).config.save_pretrained(path / "backbone")
-    tokenizer.tokenizer.save_pretrained(path / "tokenizer")
-    # Written last: a directory without it is an incomplete save.
-    (path / METADATA).write_text(json.dumps(metadata, indent=1, default=json_default))
+    with replacing_directory(path, may_replace=lambda old: (old / METADATA).exists()) as staging:
+        # save_model stores tensors that share memory (peft's wrappers) once.
+        safetensors.torch.save_model(estimator.module_, staging / WEIGHTS,
+                                     metadata={"format": "pt"})
+        base_encoder(estimator.module_).config.save_pretrained(staging / "backbone")
+        tokenizer.tokenizer.save_pretrained(staging / "tokenizer")
+        if onnx:
+            export_onnx(estimator.module_, staging, quantize)
+        metadata["files"] = file_manifest(staging)
+        (staging / METADATA).write_text(json.dumps(metadata, indent=1, default=json_default))
+
+
+def _sha256(file):
+    digest = hashlib.sha256()
+    with open(file, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_manifest(root):
+    """``{relative path: {"size", "sha256"}}`` of every file under ``root``."""
+    root = Path(root)
+    return {
+        file.relative_to(root).as_posix(): {"size": file.stat().st_size, "sha256": _sha256(file)}
+        for file in sorted(root.rglob("*")) if file.is_file() and file.name != METADATA
+    }
+
+
+def check_files(path, manifest, skip=()):
+    """Raise ``ModelFormatError`` naming the first listed file that is missing or changed."""
+    for name, expected in manifest.items():
+        if name in skip:
+            continue
+        file = path / name
+        if not file.is_file():
+            raise ModelFormatError(
+                f"{file} is missing: {str(path)!r} is not a complete sklearn-tsft model "
+                "directory (save it again with clf.save(path)).")
+        if file.stat().st_size != expected["size"] or _sha256(file) != expected["sha256"]:
+            raise ModelFormatError(
+                f"{file} is not the file this model was saved with (its size or checksum "
+                "differs from tsft.json): the directory was edited or damaged. Save the "
+                "model again.")
 
 
 def read_metadata(path):
@@ -144,6 +196,11 @@ def read_metadata(path):
             f"({__version__}) reads up to version {FORMAT_VERSION}. Upgrade: "
             "pip install -U sklearn-tsft."
         )
+    if version >= 2:
+        if not isinstance(metadata.get("files"), dict):
+            raise ModelFormatError(f"{path / METADATA} lacks its list of files; save again.")
+        # The ONNX file matters only to backend="onnx", which checks it.
+        check_files(path, metadata["files"], skip={ONNX_FILE})
     return metadata
 
 
@@ -159,14 +216,17 @@ def _load_weights(module, path):
         ) from exc
 
 
-def _module(path, backend, strategy, config, n_classes, trust_remote_code):
+def _module(path, backend, metadata, strategy, config, n_classes, trust_remote_code):
     """The fitted module: torch weights from safetensors, or the directory's ONNX file."""
     if backend == "onnx":
-        if not (path / ONNX_FILE).exists():
+        listed = metadata.get("files", {ONNX_FILE: None})
+        if not (path / ONNX_FILE).exists() or ONNX_FILE not in listed:
             raise ModelFormatError(
-                f"{str(path)!r} has no {ONNX_FILE}; write one with clf.export_onnx(path), "
-                "or load with backend='torch'."
+                f"{str(path)!r} has no {ONNX_FILE} written with this model; write one with "
+                "clf.export_onnx(path), or load with backend='torch'."
             )
+        if listed[ONNX_FILE] is not None:
+            check_files(path, {ONNX_FILE: listed[ONNX_FILE]})
         return OnnxModule(path / ONNX_FILE)
     with quiet_transformers(0):
         encoder = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
@@ -201,6 +261,11 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
     metadata = read_metadata(path)
     try:
         params = {name: decode_value(value) for name, value in metadata["params"].items()}
+        estimator = cls(**params)
+        estimator._validate_params()
+        temperature = metadata["temperature"]
+        if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
+            raise ValueError(f"temperature {temperature!r} is not a positive finite number")
         classes = _decode_classes(metadata["classes"])
         strategy = make_strategy(params["strategy"], params)
         with quiet_transformers(0):
@@ -216,7 +281,7 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
             "history_": History(metadata["history"]),
             "n_trainable_params_": metadata["n_trainable_params"],
             "trainable_fraction_": metadata["trainable_fraction"],
-            "temperature_": metadata["temperature"],
+            "temperature_": float(temperature),
             "multilabel_": metadata["multilabel"],
             "n_classes_": len(classes),
         }
@@ -229,9 +294,8 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
         if isinstance(exc, ModelFormatError):
             raise
         raise ModelFormatError(f"cannot load {str(path)!r}: {exc}") from exc
-    module = _module(path, backend, strategy, config, len(classes), trust_remote_code)
-
-    estimator = cls(**params)
+    module = _module(path, backend, metadata, strategy, config, len(classes),
+                     trust_remote_code)
     for name, value in fitted.items():
         setattr(estimator, name, value)
     estimator.module_ = module.eval()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._atomic import replacing_file
+
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -93,7 +95,16 @@ def write_table(frame, path, format=None):
     lost card,card
     """
     kind = table_format(path, format)
-    target = sys.stdout if str(path) == "-" else path
+    if str(path) == "-":
+        _write(frame, sys.stdout, kind)
+        return
+    # Written beside the target and renamed over it: a failed write leaves
+    # the previous file whole.
+    with replacing_file(path) as staging:
+        _write(frame, staging, kind)
+
+
+def _write(frame, target, kind):
     if kind == "jsonl":
         frame.to_json(target, orient="records", lines=True, force_ascii=False)
     else:

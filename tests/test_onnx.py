@@ -83,7 +83,7 @@ def test_onnx_estimator_pickles_but_is_not_saved_again(exported, tmp_path):
 
 def test_onnx_backend_needs_an_exported_file(fitted_tiny, tmp_path):
     fitted_tiny.save(tmp_path)
-    with pytest.raises(ModelFormatError, match="has no model.onnx; write one with"):
+    with pytest.raises(ModelFormatError, match="has no model.onnx written with this model; write one with"):
         TokenSparseClassifier.load(tmp_path, backend="onnx")
     with pytest.raises(ValueError, match="backend must be 'torch' or 'onnx'"):
         TokenSparseClassifier.load(tmp_path, backend="tflite")

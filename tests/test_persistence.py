@@ -10,7 +10,7 @@ from sklearn.exceptions import NotFittedError
 
 from sklearn_tsft import TokenSparseClassifier
 from sklearn_tsft import ModelFormatError
-from sklearn_tsft.persistence import FORMAT_VERSION
+from sklearn_tsft.persistence import FORMAT_VERSION, file_manifest
 
 from .helpers import make_texts
 
@@ -117,6 +117,11 @@ def test_corrupted_weights(saved, tmp_path):
     path = copy_of(saved, tmp_path)
     data = (path / "model.safetensors").read_bytes()
     (path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFormatError, match="model.safetensors is not the file this model"):
+        TokenSparseClassifier.load(path)
+    # Listed with its new checksum (tsft.json edited too), it is still refused.
+    edit_metadata(path, lambda m: m["files"].update(
+        {"model.safetensors": file_manifest(path)["model.safetensors"]}))
     with pytest.raises(ModelFormatError, match="corrupted or unreadable"):
         TokenSparseClassifier.load(path)
 
@@ -170,3 +175,59 @@ def test_metadata_missing_an_entry(saved, tmp_path):
     edit_metadata(path, lambda m: m.pop("temperature"))
     with pytest.raises(ModelFormatError, match="lacks the entry 'temperature'.*Save the model again"):
         TokenSparseClassifier.load(path)
+
+
+def test_missing_tokenizer_file_is_refused(saved, tmp_path):
+    path = copy_of(saved, tmp_path)
+    (path / "tokenizer" / "tokenizer.json").unlink()
+    with pytest.raises(ModelFormatError, match="tokenizer.json is missing"):
+        TokenSparseClassifier.load(path)
+
+
+def test_tsft_json_lists_every_file_with_size_and_checksum(saved):
+    listed = json.loads((saved / "tsft.json").read_text())["files"]
+    on_disk = {p.relative_to(saved).as_posix() for p in saved.rglob("*") if p.is_file()}
+    assert set(listed) == on_disk - {"tsft.json"}
+    assert listed == file_manifest(saved)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.update(temperature=-1.0), "temperature -1.0 is not a positive"),
+    (lambda m: m.update(temperature=0), "temperature 0 is not a positive"),
+    (lambda m: m["params"].update(surprise=1), "unexpected keyword argument 'surprise'"),
+    (lambda m: m["params"].update(sparsity=5.0), "sparsity"),
+])
+def test_bad_values_in_tsft_json_are_refused(saved, tmp_path, change, message):
+    path = copy_of(saved, tmp_path)
+    edit_metadata(path, change)
+    with pytest.raises(ModelFormatError, match=message):
+        TokenSparseClassifier.load(path)
+
+
+def test_save_refuses_to_replace_what_it_did_not_write(fitted_tiny, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="non-empty directory that this writer did not write"):
+        fitted_tiny.save(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    with pytest.raises(ValueError, match="is a file"):
+        fitted_tiny.save(tmp_path / "notes.txt")
+    with pytest.raises(ValueError, match="is a file"):
+        fitted_tiny.export_pretrained(tmp_path / "notes.txt")
+
+
+def test_saved_files_get_the_mode_of_any_new_file(saved, tmp_path):
+    probe = tmp_path / "probe"
+    probe.touch()
+    modes = {p.relative_to(saved).as_posix(): p.stat().st_mode & 0o777
+             for p in saved.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {probe.stat().st_mode & 0o777}, modes
+
+
+def test_a_save_replaces_the_whole_directory(fitted_tiny, tmp_path):
+    pytest.importorskip("onnxruntime")
+    fitted_tiny.export_onnx(tmp_path / "model")
+    fitted_tiny.save(tmp_path / "model")
+    assert not (tmp_path / "model" / "model.onnx").exists()
+    with pytest.raises(ModelFormatError, match="no model.onnx written with this model"):
+        TokenSparseClassifier.load(tmp_path / "model", backend="onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing left beside it
