@@ -1,6 +1,7 @@
 """Checks of the texts and labels handed to the estimator."""
 
 import numbers
+from collections.abc import ItemsView, KeysView, Mapping, Set, ValuesView
 
 import numpy as np
 import scipy.sparse
@@ -57,6 +58,11 @@ def check_texts(X):
         raise TypeError(
             "X must be a sequence of texts, got a single string. Wrap it in a "
             "list: clf.predict([text])."
+        )
+    if isinstance(X, (Set, Mapping, KeysView, ValuesView, ItemsView)):
+        raise TypeError(
+            f"X is a {type(X).__name__}, which has no fixed order, so texts could not be "
+            "paired with their labels: pass a list (or array, or Series) of texts."
         )
     if scipy.sparse.issparse(X):
         raise TypeError(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ._params import parse_assignment, parse_epochs
 from ._version import __version__
-from .tables import column, read_table, write_table
+from .tables import column, label_column, read_table, write_table
 
 USER_ERRORS = (ValueError, TypeError, ImportError, OSError)
 
@@ -39,7 +39,7 @@ def cmd_fit(args):
 
     frame = read_table(args.train, args.format)
     texts = column(frame, args.text_column, args.train)
-    labels = column(frame, args.label_column, args.train)
+    labels = label_column(frame, args.label_column, args.train)
     params = {"model": args.model, "strategy": args.strategy, "sparsity": args.sparsity,
               "max_epochs": args.max_epochs, "batch_size": args.batch_size,
               "device": args.device, "random_state": args.random_state,
@@ -64,6 +64,14 @@ def cmd_predict(args):
     frame = read_table(args.input, args.format)
     texts = column(frame, args.text_column, args.input)
     out = frame.copy()
+    added = ([f"proba_{label}" for label in clf.classes_] if args.proba else []) + (
+        [f"{args.prediction_column}_{label}" for label in clf.classes_] if clf.multilabel_
+        else [args.prediction_column])
+    taken = [name for name in added if name in frame.columns]
+    if taken:
+        raise ValueError(
+            f"{args.input} already has the column(s) {', '.join(map(repr, taken))} that "
+            "predict would write; choose another --prediction-column or rename them.")
     if args.proba:
         for label, proba in zip(clf.classes_, clf.predict_proba(texts).T):
             out[f"proba_{label}"] = proba
@@ -88,7 +96,7 @@ def cmd_evaluate(args):
         )
     frame = read_table(args.test, args.format)
     texts = column(frame, args.text_column, args.test)
-    truth = column(frame, args.label_column, args.test).to_numpy()
+    truth = label_column(frame, args.label_column, args.test).to_numpy()
     predicted = clf.predict(texts)
     print(f"accuracy: {accuracy_score(truth, predicted):.4f}")
     print(f"macro-F1: {f1_score(truth, predicted, average='macro'):.4f}")

@@ -8,6 +8,7 @@ written as CSV unless ``format=`` says otherwise.
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ._atomic import replacing_file
@@ -117,3 +118,16 @@ def column(frame, name, path):
         available = ", ".join(map(repr, frame.columns)) or "none"
         raise TableError(f"{str(path)!r} has no column {name!r}; its columns are: {available}.")
     return frame[name]
+
+
+def label_column(frame, name, path):
+    """The label column ``name``, refusing empty cells (they would become a class ``""``)."""
+    labels = column(frame, name, path)
+    empty = np.flatnonzero(labels.isna().to_numpy() | (labels.astype(str).str.strip() == ""))
+    if len(empty):
+        # Data rows numbered from 1, the header not counted.
+        rows = ", ".join(str(i + 1) for i in empty[:10]) + (", ..." if len(empty) > 10 else "")
+        raise TableError(
+            f"{str(path)!r}: column {name!r} is empty in {len(empty)} row(s) ({rows}); give "
+            "every text a label, or drop those rows.")
+    return labels

@@ -147,3 +147,37 @@ def test_bad_usage_exits_2_with_one_line(argv, message, capsys):
 def test_console_script_reports_its_version():
     done = subprocess.run(["tsft", "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == f"sklearn-tsft {__version__}"
+
+
+def test_fit_refuses_empty_labels_and_names_the_rows(train_csv, tiny_backbone, tmp_path, capsys):
+    frame = pd.read_csv(train_csv)
+    frame.loc[[2, 5], "label"] = ""
+    frame.to_csv(tmp_path / "holes.csv", index=False)
+    status = main(["fit", str(tmp_path / "holes.csv"), "--out", str(tmp_path / "m"),
+                   "--model", tiny_backbone, "--quiet"])
+    assert status == 2
+    assert "column 'label' is empty in 2 row(s) (3, 6); give every text a label" in (
+        error_line(capsys))
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--prediction-column", "text"], "already has the column(s) 'text' that predict would"),
+    (["--proba", "--prediction-column", "guess"], "already has the column(s) 'proba_card'"),
+])
+def test_predict_never_overwrites_an_input_column(model_dir, train_csv, tmp_path, capsys, extra,
+                                                  message):
+    frame = pd.read_csv(train_csv).assign(proba_card=1.0)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    status = main(["predict", str(model_dir), str(tmp_path / "in.csv"), "--out",
+                   str(tmp_path / "out.csv"), *extra, "--quiet"])
+    assert status == 2 and message in error_line(capsys)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_failed_save_is_one_line_and_exit_2(train_csv, tiny_backbone, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    status = main(["fit", str(train_csv), "--out", str(tmp_path), "--model", tiny_backbone,
+                   "--max-epochs", "1", "--device", "cpu", "--quiet"])
+    assert status == 2 and "refusing to replace it" in error_line(capsys)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

@@ -28,6 +28,8 @@ def clf(tiny_backbone):
         (np.zeros((4, 3)), ValueError, "takes raw texts"),
         (scipy.sparse.csr_matrix(np.eye(4)), TypeError, "sparse matrix"),
         (42, TypeError, "sequence of strings"),
+        ({"ok a", "ok b", "ok c", "ok d"}, TypeError, "X is a set, which has no fixed order"),
+        ({"a": 0, "b": 1, "c": 2, "d": 3}.keys(), TypeError, "X is a dict_keys, which has no"),
     ],
 )
 def test_bad_texts(clf, texts, error, message):
