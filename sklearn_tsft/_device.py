@@ -2,6 +2,7 @@
 
 import contextlib
 import gc
+import warnings
 
 import torch
 
@@ -25,6 +26,19 @@ def resolve_device(device):
             "index below that count."
         )
     return device
+
+
+def inference_device(device):
+    """The device to predict on: ``resolve_device``, except that a CUDA device
+    this machine lacks falls back to the CPU (with a warning), so a model
+    fitted on a GPU still predicts elsewhere."""
+    if device != "auto" and torch.device(device).type == "cuda" and (
+            (torch.device(device).index or 0) >= torch.cuda.device_count()):
+        warnings.warn(
+            f"device={device!r} is not available here; predicting on the CPU. Set "
+            "device='auto' or 'cpu' to silence this.", UserWarning, stacklevel=3)
+        return "cpu"
+    return resolve_device(device)
 
 
 def resolve_precision(precision, device):

@@ -81,6 +81,8 @@ def check_texts(X):
         raise ValueError("X is empty: pass at least one text.")
     for index, text in enumerate(texts):
         if isinstance(text, str):
+            if not text.isascii():
+                _check_encodable(text, index)
             continue
         if _is_missing(text):
             raise ValueError(
@@ -92,6 +94,18 @@ def check_texts(X):
             "Convert the texts to str before fitting or predicting."
         )
     return texts
+
+
+def _check_encodable(text, index):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"X[{index}] holds {text[exc.start]!r} at character {exc.start}, a lone "
+            "surrogate that is not valid Unicode text (often a file decoded with "
+            "errors='surrogateescape'). Decode the file as UTF-8, or drop those characters "
+            "with text.encode('utf-8', 'ignore').decode()."
+        ) from exc
 
 
 def check_labels(y, n_texts):
@@ -131,6 +145,10 @@ def check_labels(y, n_texts):
         raise ValueError(
             f"y[{missing[0]}] is missing ({labels[missing[0]]!r}); every text needs a label."
         )
+    # numpy scalars count as their Python type: "a" and np.str_("a") are one label.
+    for index, label in enumerate(labels):
+        if isinstance(label, np.generic):
+            labels[index] = label.item()
     label_types = sorted({type(label).__name__ for label in labels})
     if len(label_types) > 1:
         raise TypeError(

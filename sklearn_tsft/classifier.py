@@ -16,6 +16,7 @@ from ._data import PadCollator, TokenizedTexts
 from ._device import (
     PRECISIONS,
     free_accelerator_memory,
+    inference_device,
     resolve_device,
     resolve_precision,
     seeded,
@@ -558,7 +559,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         texts = check_texts(X)
         logits = self._text_logits(
-            self.module_, self.tokenizer_, texts, resolve_device(self.device))
+            self.module_, self.tokenizer_, texts, inference_device(self.device))
         return logits / self.temperature_
 
     def decision_function(self, X):

@@ -1,8 +1,11 @@
 """Every bad input gets a clear error before training starts."""
 
+import pickle
+
 import numpy as np
 import pytest
 import scipy.sparse
+import torch
 from sklearn.exceptions import NotFittedError
 
 from sklearn_tsft import TokenSparseClassifier
@@ -29,6 +32,8 @@ def clf(tiny_backbone):
         (scipy.sparse.csr_matrix(np.eye(4)), TypeError, "sparse matrix"),
         (42, TypeError, "sequence of strings"),
         ({"ok a", "ok b", "ok c", "ok d"}, TypeError, "X is a set, which has no fixed order"),
+        (["ok", "bad \udcff", "ok", "ok"], ValueError,
+         r"X\[1\] holds '\\udcff' at character 4, a lone surrogate"),
         ({"a": 0, "b": 1, "c": 2, "d": 3}.keys(), TypeError, "X is a dict_keys, which has no"),
     ],
 )
@@ -178,3 +183,19 @@ def test_diverging_training_stops_with_a_clear_error_and_leaves_no_fit(clf):
 def test_nan_class_weight_is_refused(clf):
     with pytest.raises(ValueError, match="NaN or infinite weight"):
         clf.set_params(class_weight={"card": float("nan"), "refund": 1.0}).fit(TEXTS, LABELS)
+
+
+def test_numpy_scalars_are_labels_of_their_python_type(tiny_params, toy_data):
+    texts, labels = toy_data
+    mixed = [str(label) if i % 2 else np.str_(label) for i, label in enumerate(labels)]
+    clf = TokenSparseClassifier(**dict(tiny_params, max_epochs=1)).fit(texts, mixed)
+    assert list(clf.classes_) == ["card", "refund"]
+    assert all(type(label) is str for label in clf.classes_)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_a_model_set_to_cuda_predicts_on_a_machine_without_one(fitted_tiny, toy_data):
+    clf = pickle.loads(pickle.dumps(fitted_tiny)).set_params(device="cuda")
+    with pytest.warns(UserWarning, match="device='cuda' is not available here; predicting on"):
+        probabilities = clf.predict_proba(toy_data[0])
+    np.testing.assert_array_equal(probabilities, fitted_tiny.predict_proba(toy_data[0]))
