@@ -97,7 +97,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         transformer blocks. The frozen blocks below are run once per text
         and their outputs reused across epochs, which is where most of the
         training time is saved. ``None``: all blocks, and the task tokens'
-        embedding rows train too. ``"auto"``: the top third of the blocks.
+        embedding rows train too. ``"auto"``: all blocks and the task
+        tokens' embedding rows for the first third of the epochs, then the
+        top third of the blocks only (the rows below are merged, frozen and
+        cached); without the schedule when ``early_stopping`` is set or
+        under Accelerate, where it is all blocks throughout.
     lora_r, lora_alpha, lora_dropout : int, float, float, default=8, 16, 0.1
         ``lora`` only: rank, scaling and dropout of the LoRA adapters.
     lora_target_modules : list of str or None, default=None
@@ -480,6 +484,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             trained = strategy.prepare(
                 module, selection_data, PadCollator(tokenizer.pad_token_id), device)
             n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
+            max_epochs = resolve_max_epochs(self.max_epochs, len(train_idx), self.batch_size)
             net = build_net(
                 trained,
                 n_train=len(train_idx),
@@ -491,8 +496,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 weight_decay=self.weight_decay,
                 warmup_ratio=self.warmup_ratio,
                 batch_size=self.batch_size,
-                max_epochs=resolve_max_epochs(self.max_epochs, len(train_idx),
-                                              self.batch_size),
+                max_epochs=max_epochs,
                 early_stopping=self.early_stopping,
                 device=device,
                 precision=precision,
@@ -501,6 +505,13 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 collate=policy.collate,
                 window_pooling=self.chunk_pooling,
                 accelerator=accelerator,
+                # Early stopping restores saved weights by name, and
+                # Accelerate wraps the module: a strategy that changes the
+                # module mid-training (token_sparse's depth schedule) would
+                # break either.
+                strategy_callbacks=(strategy.training_callbacks(max_epochs)
+                                    if self.early_stopping is None and accelerator is None
+                                    else ()),
             )
             try:
                 net.fit(train_data, y=None)

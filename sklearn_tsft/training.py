@@ -242,6 +242,7 @@ def build_net(
     collate,
     window_pooling="mean",
     accelerator=None,
+    strategy_callbacks=(),
 ):
     """Configure the skorch net for one fit.
 
@@ -267,6 +268,8 @@ def build_net(
         See :class:`TextClassifierNet`.
     accelerator : accelerate.Accelerator or None, default=None
         Train under Accelerate (``device`` is then the accelerator's).
+    strategy_callbacks : sequence of (str, skorch.callbacks.Callback), default=()
+        The strategy's own callbacks (``Strategy.training_callbacks``).
     Other parameters are those of :class:`~sklearn_tsft.TokenSparseClassifier`.
 
     Returns
@@ -293,6 +296,7 @@ def build_net(
                 EarlyStopping(monitor="valid_loss", patience=early_stopping, load_best=True),
             )
         )
+    callbacks.extend(strategy_callbacks)
     on_gpu = torch.device(device).type == "cuda"
     if on_gpu:
         callbacks.append(("cuda_memory", PeakCudaMemory()))

@@ -257,3 +257,46 @@ def test_a_small_budget_keeps_the_best_task_tokens_embedding_rows(tiny_backbone,
                else tokenizer.convert_tokens_to_ids(list(token.pieces)))
         ids_by_score += [i for i in ids if i not in ids_by_score]
     assert sorted(rows) == sorted(ids_by_score[:2])
+
+
+def test_auto_depth_trains_every_block_first_then_only_the_top(tiny_backbone, data,
+                                                                monkeypatch):
+    from sklearn_tsft.strategies.token_sparse import TokenSparse
+
+    views, narrow = [], TokenSparse.narrow
+
+    def spy(self, module):
+        view = narrow(self, module)
+        frozen_below = {name: param.detach().clone() for name, param in module.named_parameters()
+                        if name.startswith(("encoder.embeddings.", "encoder.encoder.layer.0."))}
+        views.append((view, frozen_below))
+        return view
+
+    monkeypatch.setattr(TokenSparse, "narrow", spy)
+    clf = sparse(tiny_backbone, max_epochs=3, sparsity=0.2).fit(*data)
+    [(view, frozen_below)] = views  # after epoch 1 of 3
+    assert isinstance(view, FrozenBlockCache) and view.first_trained == 1  # top 1 of 2 blocks
+    # Phase one reached the bottom: task-token embedding rows and block 0 rows were chosen.
+    assert "embeddings.word_embeddings" in clf.selected_rows_
+    assert any(name.startswith("encoder.layer.0.") for name in clf.selected_rows_)
+    # Merged at the switch and frozen after it: the lower weights are those of epoch 1.
+    final = dict(clf.module_.named_parameters())
+    for name, value in frozen_below.items():
+        torch.testing.assert_close(final[name], value, rtol=0, atol=0)
+    _, pretrained, _ = load_backbone(tiny_backbone)
+    rows = clf.selected_rows_["embeddings.word_embeddings"]
+    assert not torch.equal(final["encoder.embeddings.word_embeddings.weight"][rows],
+                           pretrained.get_input_embeddings().weight[rows])
+
+
+@pytest.mark.parametrize("params", [dict(max_epochs=1), dict(n_layers=None),
+                                    dict(validation_fraction=0.25, early_stopping=2)])
+def test_no_depth_switch_without_epochs_after_it_or_with_early_stopping(tiny_backbone, data,
+                                                                        monkeypatch, params):
+    from sklearn_tsft.strategies.token_sparse import TokenSparse
+
+    def refuse(self, module):
+        raise AssertionError("narrowed")
+
+    monkeypatch.setattr(TokenSparse, "narrow", refuse)
+    sparse(tiny_backbone, **params).fit(*data)

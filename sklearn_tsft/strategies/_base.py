@@ -40,6 +40,10 @@ class Strategy:
         """
         raise NotImplementedError
 
+    def training_callbacks(self, max_epochs):
+        """skorch callbacks the strategy needs during training, as ``(name, callback)``."""
+        return []
+
     def finalize(self, module):
         """Return the trained module as a plain ``TextClassifierModule``.
 

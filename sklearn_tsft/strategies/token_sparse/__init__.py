@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import torch
+from skorch.callbacks import Callback
 
 from ..._data import TextTokenizer
 from ...backbone import block_names, block_of
@@ -34,6 +35,21 @@ from .task_tokens import (
 # rankings, few enough to cost a small fraction of one epoch.
 SELECTION_TEXTS = 256
 SELECTION_BATCH_SIZE = 32
+# n_layers="auto": the share of the epochs trained at full depth before the
+# lower blocks are merged, frozen and cached.
+FULL_DEPTH_SHARE = 1 / 3
+
+
+class NarrowAfterEpoch(Callback):
+    """After ``epoch`` epochs, train ``narrow(module)`` instead of the module."""
+
+    def __init__(self, epoch, narrow):
+        self.epoch = epoch
+        self.narrow = narrow
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            net.module_ = self.narrow(net.module_)
 
 
 def min_count(n_texts):
@@ -103,7 +119,11 @@ class TokenSparse(Strategy):
         n_backbone = sum(p.numel() for p in encoder.parameters())
         budget = int(self.sparsity * n_backbone)
         blocks = block_names(encoder)
-        lowest = lowest_trained_block(self.n_layers, len(blocks))
+        # "auto" starts at full depth and narrows later (training_callbacks).
+        lowest = lowest_trained_block(None if self.n_layers == "auto" else self.n_layers,
+                                      len(blocks))
+        self._narrowed_depth = (lowest_trained_block("auto", len(blocks))
+                                if self.n_layers == "auto" else None)
         layers = {}
         for name, layer in linear_layers(encoder).items():
             block = block_of(name, blocks)
@@ -135,6 +155,29 @@ class TokenSparse(Strategy):
         }
         first_trained = min((block_of(name, blocks) or 0) for name in rows) if rows else 0
         return with_frozen_block_cache(module, first_trained)
+
+    def training_callbacks(self, max_epochs):
+        epoch = max(1, round(FULL_DEPTH_SHARE * max_epochs))
+        if self._narrowed_depth is None or epoch >= max_epochs:
+            return []
+        return [("depth_schedule", NarrowAfterEpoch(epoch, self.narrow))]
+
+    def narrow(self, module):
+        """Merge and freeze what lies below the top blocks; return the cached training view.
+
+        ``module`` is the plain module being trained (``prepare`` returned it
+        uncached, since training starts at full depth). Its parameters stay
+        the same objects, so the optimizer carries on with the upper deltas
+        and the head; the merged deltas no longer get gradients.
+        """
+        blocks = block_names(module.encoder)
+
+        def below(name):
+            block = block_of(name, blocks)
+            return block is None or block < self._narrowed_depth
+
+        merge_deltas(module.encoder, where=below)
+        return with_frozen_block_cache(module, self._narrowed_depth)
 
     def finalize(self, module):
         merge_deltas(module.encoder)

@@ -105,12 +105,13 @@ def attach_deltas(model, rows_by_module):
         model.set_submodule(name, wrapper(base, rows))
 
 
-def merge_deltas(model):
-    """Merge every delta wrapper in ``model`` into its dense weights, in place."""
+def merge_deltas(model, where=lambda name: True):
+    """Merge the delta wrappers in ``model`` (those whose name ``where`` accepts)
+    into their dense weights, in place."""
     wrapped = [
         (name, module)
         for name, module in model.named_modules()
-        if isinstance(module, _RowDelta)
+        if isinstance(module, _RowDelta) and where(name)
     ]
     for name, module in wrapped:
         model.set_submodule(name, module.merge())
