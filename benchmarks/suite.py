@@ -34,6 +34,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -163,9 +164,11 @@ def measure_setfit(split, seed, model):
     location, _ = resolve_model(model)
     start = time.perf_counter()
     setfit_model = SetFitModel.from_pretrained(location)
-    trainer = Trainer(model=setfit_model, args=TrainingArguments(seed=seed),
-                      train_dataset=Dataset.from_dict({"text": X_train, "label": encoded}))
-    trainer.train()
+    with tempfile.TemporaryDirectory() as checkpoints:  # SetFit saves one by default
+        trainer = Trainer(model=setfit_model,
+                          args=TrainingArguments(seed=seed, output_dir=checkpoints),
+                          train_dataset=Dataset.from_dict({"text": X_train, "label": encoded}))
+        trainer.train()
     fit_s = time.perf_counter() - start
     y_pred = classes[np.asarray(setfit_model.predict(X_test))]
     return {"run": SETFIT, "strategy": SETFIT, "params": {}, "seed": seed,
