@@ -15,6 +15,7 @@ import torch
 import transformers
 from torch import nn
 from transformers import AutoModel, AutoTokenizer
+from transformers.pytorch_utils import Conv1D
 
 DEFAULT_MODEL = "default"
 
@@ -202,6 +203,22 @@ class TextClassifierModule(nn.Module):
     def classify(self, hidden_states, attention_mask):
         """Logits from the encoder's last hidden states: mean pooling, dropout, head."""
         return self.head(self.dropout(mean_pool(hidden_states, attention_mask)))
+
+
+def linear_layers(encoder):
+    """The linear layers of the encoder (``nn.Linear``, GPT-2's ``Conv1D``), by qualified name."""
+    return {name: module for name, module in encoder.named_modules()
+            if isinstance(module, (nn.Linear, Conv1D))}
+
+
+def fan_in(layer):
+    """Weights in one output row of a linear layer (``Conv1D`` stores its weight transposed)."""
+    return layer.weight.shape[0] if isinstance(layer, Conv1D) else layer.in_features
+
+
+def fan_out(layer):
+    """Output rows of a linear layer."""
+    return layer.weight.shape[1] if isinstance(layer, Conv1D) else layer.out_features
 
 
 def block_names(encoder):
