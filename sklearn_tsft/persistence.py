@@ -123,6 +123,7 @@ def save(estimator, path, onnx=False, quantize=None):
         "trainable_fraction": estimator.trainable_fraction_,
         "history": estimator.history_.to_list(),
         "temperature": estimator.temperature_,
+        "unknown_threshold": estimator.unknown_threshold_,
         "multilabel": estimator.multilabel_,
         "max_length": tokenizer.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
@@ -204,6 +205,13 @@ def read_metadata(path):
     return metadata
 
 
+def _checked_threshold(value):
+    # Absent in models saved before out-of-scope detection.
+    if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value)):
+        raise ValueError(f"unknown_threshold {value!r} is not a finite number")
+    return value
+
+
 def _load_weights(module, path):
     try:
         safetensors.torch.load_model(module, path / WEIGHTS, strict=True, device="cpu")
@@ -282,6 +290,7 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
             "n_trainable_params_": metadata["n_trainable_params"],
             "trainable_fraction_": metadata["trainable_fraction"],
             "temperature_": float(temperature),
+            "unknown_threshold_": _checked_threshold(metadata.get("unknown_threshold")),
             "multilabel_": metadata["multilabel"],
             "n_classes_": len(classes),
         }
