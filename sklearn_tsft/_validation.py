@@ -59,16 +59,16 @@ def check_texts(X):
             "X must be a sequence of texts, got a single string. Wrap it in a "
             "list: clf.predict([text])."
         )
-    if isinstance(X, (Set, Mapping, KeysView, ValuesView, ItemsView)):
-        raise TypeError(
-            f"X is a {type(X).__name__}, which has no fixed order, so texts could not be "
-            "paired with their labels: pass a list (or array, or Series) of texts."
-        )
     if scipy.sparse.issparse(X):
         raise TypeError(
             "X is a sparse matrix, but TokenSparseClassifier takes raw texts and "
             "does its own tokenization: pass the strings themselves, not "
             "vectorized features."
+        )
+    if isinstance(X, (Set, Mapping, KeysView, ValuesView, ItemsView)):
+        raise TypeError(
+            f"X is a {type(X).__name__}, which has no fixed order, so texts could not be "
+            "paired with their labels: pass a list (or array, or Series) of texts."
         )
     try:
         texts = list(_as_column(X))
