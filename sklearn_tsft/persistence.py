@@ -31,7 +31,7 @@ from safetensors import SafetensorError
 from skorch.history import History
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from ._atomic import replacing_directory
+from ._atomic import check_replaceable, replacing_directory
 from ._data import TextTokenizer
 from ._json import json_default
 from ._version import __version__
@@ -128,7 +128,7 @@ def save(estimator, path, onnx=False, quantize=None):
         "max_length": tokenizer.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
     }
-    with replacing_directory(path, may_replace=lambda old: (old / METADATA).exists()) as staging:
+    with replacing_directory(path, may_replace=is_model_directory) as staging:
         # save_model stores tensors that share memory (peft's wrappers) once.
         safetensors.torch.save_model(estimator.module_, staging / WEIGHTS,
                                      metadata={"format": "pt"})
@@ -138,6 +138,16 @@ def save(estimator, path, onnx=False, quantize=None):
             export_onnx(estimator.module_, staging, quantize)
         metadata["files"] = file_manifest(staging)
         (staging / METADATA).write_text(json.dumps(metadata, indent=1, default=json_default))
+
+
+def is_model_directory(path):
+    """Whether ``path`` holds a saved model (which a save may replace)."""
+    return (Path(path) / METADATA).exists()
+
+
+def check_save_target(path):
+    """Raise ``ValueError`` now if :func:`save` would refuse ``path``."""
+    check_replaceable(path, is_model_directory)
 
 
 def _sha256(file):
