@@ -716,6 +716,53 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             self.unknown_label)
         return labels
 
+    def explain(self, X, target=None):
+        """Each word's contribution to a class probability, by occlusion.
+
+        A word's contribution is the probability of the class for the text
+        minus that probability with the word left out; positive words push
+        towards the class. Words are the text split on whitespace, in order,
+        so joining them with spaces gives the text back up to spacing.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_samples
+            Raw texts, as in ``fit``.
+        target : label or None, default=None
+            The class explained, one of ``classes_``; None explains each
+            text's predicted class.
+
+        Returns
+        -------
+        explanations : list of list of (str, float)
+            Per text, its ``(word, contribution)`` pairs in text order.
+        """
+        check_is_fitted(self)
+        texts = check_texts(X)
+        if self.multilabel_:
+            raise ValueError("explain is for one label per text; a multi-label model has no "
+                             "single class to explain.")
+        proba = self.predict_proba(texts)
+        if target is None:
+            columns = np.argmax(proba, axis=1)
+        else:
+            matches = np.flatnonzero(self.classes_ == target)
+            if len(matches) == 0:
+                raise ValueError(f"target={target!r} is not one of classes_ "
+                                 f"({', '.join(map(repr, self.classes_))}).")
+            columns = np.full(len(texts), matches[0])
+        words = [text.split() for text in texts]
+        occluded = [" ".join(tokens[:i] + tokens[i + 1:])
+                    for tokens in words for i in range(len(tokens))]
+        occluded_proba = self.predict_proba(occluded) if occluded else np.empty((0, 1))
+        explanations, start = [], 0
+        for row, tokens in enumerate(words):
+            without = occluded_proba[start:start + len(tokens), columns[row]]
+            explanations.append([(word, float(proba[row, columns[row]] - rest))
+                                 for word, rest in zip(tokens, without)])
+            start += len(tokens)
+        return explanations
+
     def score_samples(self, X):
         """How much each text looks like the training classes; higher is more in scope.
 
