@@ -244,7 +244,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         The logits are divided by it: fitted when ``calibrate=True``, else 1.
     unknown_threshold_ : float or None
         With ``unknown_label``: texts whose :meth:`score_samples` is below
-        it are predicted as ``unknown_label``; else None.
+        it are predicted as ``unknown_label``; else None. It is on the
+        scale of the ``oos_score`` of the fit (``unknown_score_``).
+    unknown_score_ : str or None
+        The ``oos_score`` the threshold was set with.
     tokenizer_ : TextTokenizer
         The fit's tokenizer (task words in their slots) and ``max_length``,
         applied to texts in ``predict``.
@@ -608,6 +611,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.module_ = fitted_module.eval()
         self.temperature_ = temperature
         self.unknown_threshold_ = unknown_threshold
+        self.unknown_score_ = None if unknown_threshold is None else self.oos_score
         # Set last: check_is_fitted and callers see a complete fit or none.
         self.classes_ = classes
         return self
@@ -711,6 +715,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         labels = self.classes_[np.argmax(logits, axis=1)]
         if self.unknown_label is None or self.unknown_threshold_ is None:
             return labels
+        if self.oos_score != self.unknown_score_:
+            raise ValueError(
+                f"unknown_threshold_ was set with oos_score={self.unknown_score_!r}, but "
+                f"oos_score is now {self.oos_score!r}: set it back, or refit.")
         labels = labels.astype(object)
         labels[scope_scores(logits, self.oos_score) < self.unknown_threshold_] = (
             self.unknown_label)

@@ -124,6 +124,7 @@ def save(estimator, path, onnx=False, quantize=None):
         "history": estimator.history_.to_list(),
         "temperature": estimator.temperature_,
         "unknown_threshold": estimator.unknown_threshold_,
+        "unknown_score": estimator.unknown_score_,
         "multilabel": estimator.multilabel_,
         "max_length": tokenizer.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
@@ -301,6 +302,7 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
             "trainable_fraction_": metadata["trainable_fraction"],
             "temperature_": float(temperature),
             "unknown_threshold_": _checked_threshold(metadata.get("unknown_threshold")),
+            "unknown_score_": metadata.get("unknown_score"),
             "multilabel_": metadata["multilabel"],
             "n_classes_": len(classes),
         }

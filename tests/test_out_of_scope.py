@@ -62,6 +62,7 @@ def test_scores_and_threshold_survive_save_and_load(scoped, tmp_path):
     scoped.save(tmp_path / "model")
     loaded = TokenSparseClassifier.load(tmp_path / "model")
     assert loaded.unknown_threshold_ == scoped.unknown_threshold_
+    assert loaded.unknown_score_ == scoped.unknown_score_ == "energy"
     np.testing.assert_array_equal(loaded.score_samples(UNSEEN), scoped.score_samples(UNSEEN))
     np.testing.assert_array_equal(loaded.predict(UNSEEN), scoped.predict(UNSEEN))
 
@@ -79,3 +80,9 @@ def test_unknown_label_misuse_is_refused(tiny_params, params, y, message):
     texts, labels = make_texts(8)
     with pytest.raises(ValueError, match=message):
         TokenSparseClassifier(**dict(tiny_params, **params)).fit(texts, labels)
+
+
+def test_a_threshold_is_not_read_on_another_score(scoped):
+    clf = copy.deepcopy(scoped).set_params(oos_score="max_proba")
+    with pytest.raises(ValueError, match="set with oos_score='energy', but oos_score is now"):
+        clf.predict(UNSEEN)
