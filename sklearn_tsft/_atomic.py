@@ -33,6 +33,18 @@ def _match_umask(root):
             os.chmod(file, mode)
 
 
+def check_replaceable(path, may_replace):
+    """Raise ``ValueError`` unless :func:`replacing_directory` may write ``path``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{str(path)!r} is a file; give the path of a directory to write.")
+    if path.is_dir() and any(path.iterdir()) and not may_replace(path):
+        raise ValueError(
+            f"{str(path)!r} is a non-empty directory that this writer did not write; "
+            "refusing to replace it. Choose a new or empty directory."
+        )
+
+
 @contextlib.contextmanager
 def replacing_directory(path, may_replace):
     """Yield an empty staging directory that replaces ``path`` on success.
@@ -53,13 +65,7 @@ def replacing_directory(path, may_replace):
         Where to write the new content.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{str(path)!r} is a file; give the path of a directory to write.")
-    if path.is_dir() and any(path.iterdir()) and not may_replace(path):
-        raise ValueError(
-            f"{str(path)!r} is a non-empty directory that this writer did not write; "
-            "refusing to replace it. Choose a new or empty directory."
-        )
+    check_replaceable(path, may_replace)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(path, "writing")
     staging.mkdir()

@@ -9,12 +9,14 @@ loads it (from the cache, or online when the process is allowed to be).
 
 import contextlib
 import os
+import socket
 from pathlib import Path
 
 import torch
 import transformers
 from torch import nn
 from transformers import AutoModel, AutoTokenizer
+from transformers.pytorch_utils import Conv1D
 
 DEFAULT_MODEL = "default"
 
@@ -131,11 +133,17 @@ def load_backbone(model, verbose=0):
     location, local_only = resolve_model(model)
     try:
         with quiet_transformers(verbose):
-            tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local_only)
-            encoder = AutoModel.from_pretrained(
-                location, local_files_only=local_only, dtype=torch.float32
-            )
+            try:
+                # A Hub id already in the local cache loads without the network.
+                tokenizer, encoder = _from_pretrained(location, local_files_only=True)
+            except OSError:
+                if local_only:
+                    raise
+                _check_hub_reachable(model)
+                tokenizer, encoder = _from_pretrained(location, local_files_only=False)
     except (OSError, ValueError) as exc:
+        if isinstance(exc, HubUnreachable):
+            raise ValueError(str(exc)) from None
         raise ValueError(
             f"Could not load model {model!r} with transformers ({exc}). Without "
             "network access, download the model once elsewhere, copy the directory "
@@ -145,6 +153,40 @@ def load_backbone(model, verbose=0):
         # Decoder LMs often ship without a pad token; padding is masked anyway.
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, encoder, location
+
+
+class HubUnreachable(OSError):
+    """The Hugging Face Hub cannot be reached to download a model."""
+
+
+def _from_pretrained(location, local_files_only):
+    tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local_files_only)
+    encoder = AutoModel.from_pretrained(location, local_files_only=local_files_only,
+                                        dtype=torch.float32)
+    return tokenizer, encoder
+
+
+def _check_hub_reachable(model, timeout=3.0):
+    """Fail at once, instead of after the Hub client's retries, when the Hub is out of reach."""
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise HubUnreachable(
+            f"model {model!r} is not a local directory and not in the Hugging Face cache, "
+            "and HF_HUB_OFFLINE is set. Check the id or path, or download the model first.")
+    endpoint = urlsplit(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise HubUnreachable(
+            f"model {model!r} is not a local directory and not in the Hugging Face cache, "
+            f"and {endpoint.hostname} cannot be reached ({exc}) to download it. Check the "
+            "id or path (a mistyped local path is read as a Hub id), download the model "
+            "where there is network access and pass its directory, or use model='default'."
+        ) from exc
 
 
 def mean_pool(hidden_states, attention_mask):
@@ -202,6 +244,22 @@ class TextClassifierModule(nn.Module):
     def classify(self, hidden_states, attention_mask):
         """Logits from the encoder's last hidden states: mean pooling, dropout, head."""
         return self.head(self.dropout(mean_pool(hidden_states, attention_mask)))
+
+
+def linear_layers(encoder):
+    """The linear layers of the encoder (``nn.Linear``, GPT-2's ``Conv1D``), by qualified name."""
+    return {name: module for name, module in encoder.named_modules()
+            if isinstance(module, (nn.Linear, Conv1D))}
+
+
+def fan_in(layer):
+    """Weights in one output row of a linear layer (``Conv1D`` stores its weight transposed)."""
+    return layer.weight.shape[0] if isinstance(layer, Conv1D) else layer.in_features
+
+
+def fan_out(layer):
+    """Output rows of a linear layer."""
+    return layer.weight.shape[1] if isinstance(layer, Conv1D) else layer.out_features
 
 
 def block_names(encoder):

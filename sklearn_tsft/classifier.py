@@ -4,7 +4,7 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
+from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -38,6 +38,27 @@ from .exceptions import FitInterrupted
 from .long_texts import WINDOW_POOLINGS, long_text_policy
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
 from .training import build_net, make_accelerator, resolve_max_epochs
+
+
+OOS_SCORES = ("energy", "max_proba")
+
+
+def scope_scores(logits, method):
+    """Per text, higher when the logits point at one of the trained classes.
+
+    ``"energy"``: log-sum-exp of the logits (the negative free energy, Liu et
+    al. 2020); ``"max_proba"``: the largest softmax probability (Hendrycks
+    and Gimpel 2017).
+    """
+    if method == "max_proba":
+        return softmax(logits, axis=1).max(axis=1)
+    return logsumexp(logits, axis=1)
+
+
+def _check_unknown_label(value):
+    if value is not None and not isinstance(value, (str, numbers.Number)):
+        raise ValueError(
+            f"unknown_label must be None, a string or a number, got {type(value).__name__}.")
 
 
 def _check_module_names(value):
@@ -164,6 +185,19 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     threshold : float in (0, 1), default=0.5
         Multi-label only: ``predict`` marks a label when its probability is
         at least this.
+    oos_score : {"energy", "max_proba"}, default="energy"
+        What :meth:`score_samples` measures: ``"energy"`` is the
+        log-sum-exp of the logits, ``"max_proba"`` the largest class
+        probability. Both are higher for texts like the training classes.
+    unknown_label : object or None, default=None
+        When set, ``predict`` answers this label for texts whose
+        :meth:`score_samples` falls below ``unknown_threshold_`` (out of
+        scope: none of the trained classes); ``predict_proba`` and
+        ``classes_`` do not change. Needs ``validation_fraction``: the
+        threshold is set on the held-out split. One label per text only.
+    unknown_rate : float in (0, 1), default=0.05
+        With ``unknown_label``: the share of held-out (in-scope) texts that
+        the threshold answers as unknown.
     device : str, default="auto"
         Torch device; ``"auto"`` uses CUDA when available, else the CPU.
     accelerate : bool, default=False
@@ -208,6 +242,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         The fitted torch module (on the CPU between calls).
     temperature_ : float
         The logits are divided by it: fitted when ``calibrate=True``, else 1.
+    unknown_threshold_ : float or None
+        With ``unknown_label``: texts whose :meth:`score_samples` is below
+        it are predicted as ``unknown_label``; else None. It is on the
+        scale of the ``oos_score`` of the fit (``unknown_score_``).
+    unknown_score_ : str or None
+        The ``oos_score`` the threshold was set with.
     tokenizer_ : TextTokenizer
         The fit's tokenizer (task words in their slots) and ``max_length``,
         applied to texts in ``predict``.
@@ -256,6 +296,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         early_stopping=None,
         calibrate=False,
         threshold=0.5,
+        oos_score="energy",
+        unknown_label=None,
+        unknown_rate=0.05,
         device="auto",
         accelerate=False,
         precision="auto",
@@ -288,6 +331,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.calibrate = calibrate
         self.threshold = threshold
+        self.oos_score = oos_score
+        self.unknown_label = unknown_label
+        self.unknown_rate = unknown_rate
         self.device = device
         self.accelerate = accelerate
         self.precision = precision
@@ -337,6 +383,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                                 description="None or a positive int"),
         "calibrate": Boolean(),
         "threshold": Interval(numbers.Real, 0, 1, closed="neither"),
+        "oos_score": Options(*OOS_SCORES),
+        "unknown_label": Checked(_check_unknown_label),
+        "unknown_rate": Interval(numbers.Real, 0, 1, closed="neither"),
         "device": Checked(resolve_device),
         "accelerate": Boolean(),
         "precision": Options(*PRECISIONS, message="{name}={value!r} is not one of {values}."),
@@ -363,6 +412,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             (self.calibrate,
              "calibrate=True fits the temperature on held-out data: set validation_fraction "
              "(e.g. 0.1) as well, or calibrate=False."),
+            (self.unknown_label is not None,
+             "unknown_label sets its threshold on held-out in-scope texts: set "
+             "validation_fraction (e.g. 0.1) as well, or unknown_label=None."),
         ]
         for used, message in needs_validation:
             if used and self.validation_fraction is None:
@@ -407,6 +459,18 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 f"{n_texts} texts of {encoded.max() + 1} classes ({exc}). Use more "
                 "data, a larger fraction, or validation_fraction=None."
             ) from exc
+
+    def _check_unknown_label(self, classes, multilabel):
+        if self.unknown_label is None:
+            return
+        if multilabel:
+            raise ValueError(
+                "unknown_label is for one label per text; a multi-label model already "
+                "answers 'none' by marking no label. Set unknown_label=None.")
+        if self.unknown_label in set(classes.tolist()):
+            raise ValueError(
+                f"unknown_label={self.unknown_label!r} is one of the training labels; choose a "
+                "label that no training text has.")
 
     def _check_targets(self, y, n_texts):
         """Classes, training targets, strata and the multi-label flag.
@@ -454,6 +518,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self._clear_fitted_attributes()
         texts = check_texts(X)
         classes, targets, strata, multilabel = self._check_targets(y, len(texts))
+        self._check_unknown_label(classes, multilabel)
         # class_weight (multiclass only) is keyed by the original labels.
         weights = self._sample_weights(sample_weight, strata if multilabel else classes[strata])
         strategy = make_strategy(self.strategy, self.get_params(deep=False))
@@ -525,13 +590,15 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 fitted_module = strategy.finalize(module.to("cpu"))
                 free_accelerator_memory(device)
 
-        temperature = 1.0
-        if self.calibrate:
-            temperature = fit_temperature(
-                self._text_logits(fitted_module, tokenizer, [texts[i] for i in valid_idx],
-                                  device),
-                targets[valid_idx],
-            )
+        temperature, unknown_threshold = 1.0, None
+        if valid_idx is not None and (self.calibrate or self.unknown_label is not None):
+            valid_logits = self._text_logits(fitted_module, tokenizer,
+                                              [texts[i] for i in valid_idx], device)
+            if self.calibrate:
+                temperature = fit_temperature(valid_logits, targets[valid_idx])
+            if self.unknown_label is not None:
+                scores = scope_scores(valid_logits / temperature, self.oos_score)
+                unknown_threshold = float(np.quantile(scores, self.unknown_rate))
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)
         self.backbone_name_ = backbone_name
@@ -543,6 +610,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.multilabel_ = multilabel
         self.module_ = fitted_module.eval()
         self.temperature_ = temperature
+        self.unknown_threshold_ = unknown_threshold
+        self.unknown_score_ = None if unknown_threshold is None else self.oos_score
         # Set last: check_is_fitted and callers see a complete fit or none.
         self.classes_ = classes
         return self
@@ -642,8 +711,87 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         """
         if getattr(self, "multilabel_", False):
             return (self.predict_proba(X) >= self.threshold).astype(np.int64)
-        scores = self._logits(X)
-        return self.classes_[np.argmax(scores, axis=1)]
+        logits = self._logits(X)
+        labels = self.classes_[np.argmax(logits, axis=1)]
+        if self.unknown_label is None or self.unknown_threshold_ is None:
+            return labels
+        if self.oos_score != self.unknown_score_:
+            raise ValueError(
+                f"unknown_threshold_ was set with oos_score={self.unknown_score_!r}, but "
+                f"oos_score is now {self.oos_score!r}: set it back, or refit.")
+        labels = labels.astype(object)
+        labels[scope_scores(logits, self.oos_score) < self.unknown_threshold_] = (
+            self.unknown_label)
+        return labels
+
+    def explain(self, X, target=None):
+        """Each word's contribution to a class probability, by occlusion.
+
+        A word's contribution is the probability of the class for the text
+        minus that probability with the word left out; positive words push
+        towards the class. Words are the text split on whitespace, in order,
+        so joining them with spaces gives the text back up to spacing.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_samples
+            Raw texts, as in ``fit``.
+        target : label or None, default=None
+            The class explained, one of ``classes_``; None explains each
+            text's predicted class.
+
+        Returns
+        -------
+        explanations : list of list of (str, float)
+            Per text, its ``(word, contribution)`` pairs in text order.
+        """
+        check_is_fitted(self)
+        texts = check_texts(X)
+        if self.multilabel_:
+            raise ValueError("explain is for one label per text; a multi-label model has no "
+                             "single class to explain.")
+        proba = self.predict_proba(texts)
+        if target is None:
+            columns = np.argmax(proba, axis=1)
+        else:
+            matches = np.flatnonzero(self.classes_ == target)
+            if len(matches) == 0:
+                raise ValueError(f"target={target!r} is not one of classes_ "
+                                 f"({', '.join(map(repr, self.classes_))}).")
+            columns = np.full(len(texts), matches[0])
+        words = [text.split() for text in texts]
+        occluded = [" ".join(tokens[:i] + tokens[i + 1:])
+                    for tokens in words for i in range(len(tokens))]
+        occluded_proba = self.predict_proba(occluded) if occluded else np.empty((0, 1))
+        explanations, start = [], 0
+        for row, tokens in enumerate(words):
+            without = occluded_proba[start:start + len(tokens), columns[row]]
+            explanations.append([(word, float(proba[row, columns[row]] - rest))
+                                 for word, rest in zip(tokens, without)])
+            start += len(tokens)
+        return explanations
+
+    def score_samples(self, X):
+        """How much each text looks like the training classes; higher is more in scope.
+
+        Low scores flag out-of-scope texts (none of the classes), as with
+        scikit-learn's novelty detectors. ``oos_score`` chooses the score.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_samples
+            Raw texts, as in ``fit``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        logits = self._logits(X)
+        if self.multilabel_:
+            raise ValueError(
+                "score_samples is for one label per text; a multi-label model has no single "
+                "class to be in scope of. Use predict_proba.")
+        return scope_scores(logits, self.oos_score)
 
     def save(self, path):
         """Write the fitted estimator to a directory, without pickle.

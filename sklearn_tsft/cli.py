@@ -36,7 +36,9 @@ def _parameter(text):
 
 def cmd_fit(args):
     from .classifier import TokenSparseClassifier
+    from .persistence import check_save_target
 
+    check_save_target(args.out)  # before a fit that the save would waste
     frame = read_table(args.train, args.format)
     texts = column(frame, args.text_column, args.train)
     labels = label_column(frame, args.label_column, args.train)

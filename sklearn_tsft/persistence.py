@@ -31,7 +31,7 @@ from safetensors import SafetensorError
 from skorch.history import History
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from ._atomic import replacing_directory
+from ._atomic import check_replaceable, replacing_directory
 from ._data import TextTokenizer
 from ._json import json_default
 from ._version import __version__
@@ -123,11 +123,13 @@ def save(estimator, path, onnx=False, quantize=None):
         "trainable_fraction": estimator.trainable_fraction_,
         "history": estimator.history_.to_list(),
         "temperature": estimator.temperature_,
+        "unknown_threshold": estimator.unknown_threshold_,
+        "unknown_score": estimator.unknown_score_,
         "multilabel": estimator.multilabel_,
         "max_length": tokenizer.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
     }
-    with replacing_directory(path, may_replace=lambda old: (old / METADATA).exists()) as staging:
+    with replacing_directory(path, may_replace=is_model_directory) as staging:
         # save_model stores tensors that share memory (peft's wrappers) once.
         safetensors.torch.save_model(estimator.module_, staging / WEIGHTS,
                                      metadata={"format": "pt"})
@@ -137,6 +139,16 @@ def save(estimator, path, onnx=False, quantize=None):
             export_onnx(estimator.module_, staging, quantize)
         metadata["files"] = file_manifest(staging)
         (staging / METADATA).write_text(json.dumps(metadata, indent=1, default=json_default))
+
+
+def is_model_directory(path):
+    """Whether ``path`` holds a saved model (which a save may replace)."""
+    return (Path(path) / METADATA).exists()
+
+
+def check_save_target(path):
+    """Raise ``ValueError`` now if :func:`save` would refuse ``path``."""
+    check_replaceable(path, is_model_directory)
 
 
 def _sha256(file):
@@ -202,6 +214,13 @@ def read_metadata(path):
         # The ONNX file matters only to backend="onnx", which checks it.
         check_files(path, metadata["files"], skip={ONNX_FILE})
     return metadata
+
+
+def _checked_threshold(value):
+    # Absent in models saved before out-of-scope detection.
+    if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value)):
+        raise ValueError(f"unknown_threshold {value!r} is not a finite number")
+    return value
 
 
 def _load_weights(module, path):
@@ -282,6 +301,8 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
             "n_trainable_params_": metadata["n_trainable_params"],
             "trainable_fraction_": metadata["trainable_fraction"],
             "temperature_": float(temperature),
+            "unknown_threshold_": _checked_threshold(metadata.get("unknown_threshold")),
+            "unknown_score_": metadata.get("unknown_score"),
             "multilabel_": metadata["multilabel"],
             "n_classes_": len(classes),
         }

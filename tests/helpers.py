@@ -2,8 +2,11 @@
 
 import atexit
 import functools
+import importlib.util
 import shutil
+import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -66,3 +69,18 @@ def block_import(monkeypatch, module_name):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", refuse)
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark_script(name):
+    """Import ``benchmarks/<name>.py`` as a module (it imports its sibling ``repository``)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module

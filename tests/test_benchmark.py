@@ -1,31 +1,14 @@
 """The comparison benchmark in its smallest form, on the tiny backbone."""
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from sklearn_tsft.benchmark import main, parse_run
 
-from .helpers import make_texts
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def repository_compare():
-    """``benchmarks/compare.py``: tsft bench plus this repository's docs page."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location("compare", BENCHMARKS / "compare.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module.main
+from .helpers import benchmark_script, make_texts
 
 RUNS = ["tfidf+logreg", "full", "token_sparse:sparsity=0.01"]
 MEASURED = ["accuracy", "macro_f1", "fit_s", "fit_ratio", "peak_mem_mb", "n_trainable_params",
@@ -45,7 +28,7 @@ def result(tiny_backbone, tmp_path_factory):
             "--label-column", "label", "--dataset", "toy", "--model", tiny_backbone,
             "--max-epochs", "1", "--device", "cpu", "--runs", *RUNS,
             "--out-dir", str(folder / "results"), "--docs-file", str(docs), "--quiet"]
-    compare = repository_compare()
+    compare = benchmark_script("compare").main
     compare(argv)
     compare(argv)  # a second run replaces the docs section instead of adding one
     [path] = (folder / "results").glob("toy-cpu-*.json")

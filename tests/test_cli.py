@@ -175,7 +175,12 @@ def test_predict_never_overwrites_an_input_column(model_dir, train_csv, tmp_path
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_a_failed_save_is_one_line_and_exit_2(train_csv, tiny_backbone, tmp_path, capsys):
+def test_a_refused_output_is_one_line_and_exit_2_before_any_fit(train_csv, tiny_backbone,
+                                                                 tmp_path, capsys, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("fitted before checking --out")
+
+    monkeypatch.setattr(TokenSparseClassifier, "fit", refuse)
     (tmp_path / "notes.txt").write_text("mine")
     status = main(["fit", str(train_csv), "--out", str(tmp_path), "--model", tiny_backbone,
                    "--max-epochs", "1", "--device", "cpu", "--quiet"])

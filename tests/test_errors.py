@@ -147,6 +147,7 @@ BAD_VALUES = {
     "warmup_ratio": 1.5, "class_weight": "heavy", "validation_fraction": 1.0,
     "early_stopping": 0, "calibrate": "yes", "threshold": float("nan"), "device": "quantum",
     "accelerate": "yes", "precision": "fp8", "random_state": "seed", "verbose": -1,
+    "oos_score": "entropy", "unknown_label": [1], "unknown_rate": 0.0,
 }
 
 
@@ -199,3 +200,31 @@ def test_a_model_set_to_cuda_predicts_on_a_machine_without_one(fitted_tiny, toy_
     with pytest.warns(UserWarning, match="device='cuda' is not available here; predicting on"):
         probabilities = clf.predict_proba(toy_data[0])
     np.testing.assert_array_equal(probabilities, fitted_tiny.predict_proba(toy_data[0]))
+
+
+def test_a_hub_id_out_of_reach_fails_at_once_without_the_hub_client(monkeypatch):
+    import socket
+
+    from huggingface_hub import constants
+
+    import sklearn_tsft.backbone as backbone
+
+    def unreachable(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    online = []
+    cached_only = backbone._from_pretrained
+
+    def spy(location, local_files_only):
+        if not local_files_only:
+            online.append(location)
+        return cached_only(location, local_files_only)
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(backbone, "_from_pretrained", spy)
+    clf = TokenSparseClassifier("someone/no-such-model", max_epochs=1, device="cpu")
+    with pytest.raises(ValueError, match="not in the Hugging Face cache, and .* cannot be "
+                                         "reached .*Check the id or path"):
+        clf.fit(TEXTS, LABELS)
+    assert online == [] and not hasattr(clf, "classes_")

@@ -4,29 +4,15 @@ Fits run in this process (the suite's ``runner`` seam) so the test takes
 seconds; the fresh-process runner is covered by test_benchmark.py.
 """
 
-import importlib.util
 import json
 import math
-import sys
 
 import pandas as pd
 import pytest
 
-from .helpers import make_texts
-from .test_benchmark import BENCHMARKS
+from .helpers import benchmark_script, make_texts
 
 STRATEGIES = ["token_sparse", "full"]
-
-
-def load_suite():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location("suite", BENCHMARKS / "suite.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
 
 
 def in_this_process(function, argument_tuples):
@@ -36,7 +22,7 @@ def in_this_process(function, argument_tuples):
 
 @pytest.fixture(scope="module")
 def suite():
-    return load_suite()
+    return benchmark_script("suite")
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 import warnings
 
 from .._optional import import_optional
+from ..backbone import block_names, block_of, linear_layers
 from ._base import Strategy
 
 
@@ -10,7 +11,9 @@ class LoRA(Strategy):
     """LoRA adapters through the ``peft`` library, merged into the dense weights after fit.
 
     ``lora_target_modules=None`` takes peft's default modules for the
-    backbone's architecture (``query`` and ``value`` for BERT).
+    backbone's architecture (``query`` and ``value`` for BERT); for an
+    architecture peft has no default for (DistilBERT, MPNet, ModernBERT),
+    every linear layer of the transformer blocks.
     """
 
     # peft's examples train LoRA adapters at about 1e-3.
@@ -19,9 +22,11 @@ class LoRA(Strategy):
 
     def prepare(self, module, dataset, collate, device):
         peft = import_optional("peft", "peft", "strategy='lora'")
+        targets = self.lora_target_modules
+        if targets is None and not peft_has_lora_default(module.encoder):
+            targets = block_linear_names(module.encoder)
         config = peft.LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha,
-                                 lora_dropout=self.lora_dropout,
-                                 target_modules=self.lora_target_modules)
+                                 lora_dropout=self.lora_dropout, target_modules=targets)
         module.encoder = wrap_with_peft(peft, module.encoder, config)
         return module
 
@@ -45,6 +50,11 @@ class PrefixTuning(Strategy):
     parameters = ("num_virtual_tokens",)
 
     def prepare(self, module, dataset, collate, device):
+        model_type = module.encoder.config.model_type
+        if model_type in PREFIX_UNSUPPORTED:
+            raise ValueError(
+                f"strategy='prefix' does not work on {model_type} backbones (peft's prefix "
+                "does not fit their attention); use strategy='lora' or 'token_sparse'.")
         module.encoder = self.inference_encoder(module.encoder)
         return module
 
@@ -63,6 +73,26 @@ class PrefixTuning(Strategy):
             task_type="FEATURE_EXTRACTION", num_virtual_tokens=self.num_virtual_tokens
         )
         return wrap_with_peft(peft, encoder, config)
+
+
+# Architectures whose attention peft's prefix tuning does not fit (measured
+# with tiny models: a shape mismatch, or peft asking for token_dim).
+PREFIX_UNSUPPORTED = frozenset({"deberta-v2", "distilbert", "mpnet", "modernbert"})
+
+
+def peft_has_lora_default(encoder):
+    """Whether peft knows default LoRA target modules for ``encoder``'s architecture."""
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+
+    return TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING.get(
+        encoder.config.model_type) is not None
+
+
+def block_linear_names(encoder):
+    """Short names of the linear layers inside the transformer blocks (LoRA targets)."""
+    blocks = block_names(encoder)
+    return sorted({name.rsplit(".", 1)[-1] for name in linear_layers(encoder)
+                   if block_of(name, blocks) is not None})
 
 
 def wrap_with_peft(peft, encoder, config):

@@ -16,10 +16,10 @@ import torch
 from skorch.callbacks import Callback
 
 from ..._data import TextTokenizer
-from ...backbone import block_names, block_of
+from ...backbone import block_names, block_of, linear_layers
 from .._base import Strategy, freeze, lowest_trained_block
 from ..frozen_blocks import with_frozen_block_cache
-from .selection import choose_rows, linear_layers, row_sensitivity
+from .selection import choose_rows, row_sensitivity
 from .sparse_delta import attach_deltas, merge_deltas
 from .task_tokens import (
     TaskToken,
@@ -150,7 +150,7 @@ class TokenSparse(Strategy):
         attach_deltas(encoder, rows)
         self.selected_rows_ = dict(sorted(rows.items()))
         self.selection_summary_ = {
-            name: (len(chosen), encoder.get_submodule(name).base.weight.shape[0])
+            name: (len(chosen), encoder.get_submodule(name).n_rows)
             for name, chosen in self.selected_rows_.items()
         }
         first_trained = min((block_of(name, blocks) or 0) for name in rows) if rows else 0

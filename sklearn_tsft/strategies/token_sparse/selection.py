@@ -11,18 +11,12 @@ gradients mean something before the real head has been trained.
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ...backbone import mean_pool
+from ...backbone import fan_in, fan_out, mean_pool
 
 # Cosine similarities lie in [-1, 1]; scaling them gives a softmax that is
 # neither flat nor saturated.
 _PROTOTYPE_SCALE = 20.0
-
-
-def linear_layers(encoder):
-    """The ``nn.Linear`` modules of the encoder, by qualified name."""
-    return {name: module for name, module in encoder.named_modules() if isinstance(module, nn.Linear)}
 
 
 def _pooled(encoder, inputs):
@@ -48,7 +42,7 @@ def row_sensitivity(encoder, layers, batches, task_token_ids, n_classes):
     Parameters
     ----------
     encoder : transformers.PreTrainedModel
-    layers : dict of str to nn.Linear
+    layers : dict of str to nn.Linear or Conv1D
         The layers to score; gradients flow down to the lowest of them only.
     batches : list of (dict, Tensor)
         Padded training batches (``input_ids``, ``attention_mask``) and
@@ -64,7 +58,7 @@ def row_sensitivity(encoder, layers, batches, task_token_ids, n_classes):
     """
     prototypes = class_prototypes(encoder, batches, n_classes)
     scores = {
-        name: torch.zeros(layer.out_features, device=layer.weight.device)
+        name: torch.zeros(fan_out(layer), device=layer.weight.device)
         for name, layer in layers.items()
     }
     outputs = {}
@@ -107,8 +101,8 @@ def choose_rows(scores, layers, budget):
     ----------
     scores : dict of str to ndarray
         From :func:`row_sensitivity`.
-    layers : dict of str to nn.Linear
-        The layers the scores belong to (a row costs ``in_features`` weights
+    layers : dict of str to nn.Linear or Conv1D
+        The layers the scores belong to (a row costs its ``fan_in`` weights
         plus its bias).
     budget : int
         Number of weights that may change.
@@ -120,7 +114,7 @@ def choose_rows(scores, layers, budget):
     """
     names = sorted(scores)
     costs = np.concatenate(
-        [np.full(len(scores[n]), layers[n].in_features + (layers[n].bias is not None)) for n in names]
+        [np.full(len(scores[n]), fan_in(layers[n]) + (layers[n].bias is not None)) for n in names]
     )
     owner = np.concatenate([np.full(len(scores[n]), i) for i, n in enumerate(names)])
     row = np.concatenate([np.arange(len(scores[n])) for n in names])

@@ -12,22 +12,34 @@ chosen rows.
 
 import torch
 from torch import nn
+from transformers.pytorch_utils import Conv1D
 
 
 class _RowDelta(nn.Module):
     """A frozen layer plus a trainable delta for some rows of its weight."""
+
+    # The axis of base.weight that indexes rows (output neurons, or tokens).
+    row_axis = 0
 
     def __init__(self, base, rows):
         super().__init__()
         base.requires_grad_(False)
         self.base = base
         self.register_buffer("rows", torch.as_tensor(rows, dtype=torch.long))
-        self.weight_delta = nn.Parameter(torch.zeros(len(rows), base.weight.shape[1]))
+        width = base.weight.shape[1 - self.row_axis]
+        self.weight_delta = nn.Parameter(torch.zeros(len(rows), width))
+
+    @property
+    def n_rows(self):
+        """Rows of the base weight, chosen or not."""
+        return self.base.weight.shape[self.row_axis]
 
     @torch.no_grad()
     def merge(self):
         """Add the deltas to the chosen rows and return the plain layer."""
-        self.base.weight.index_add_(0, self.rows, self.weight_delta.to(self.base.weight.dtype))
+        delta = self.weight_delta.to(self.base.weight.dtype)
+        self.base.weight.index_add_(self.row_axis, self.rows,
+                                    delta if self.row_axis == 0 else delta.T)
         return self.base
 
 
@@ -58,6 +70,12 @@ class RowDeltaLinear(_RowDelta):
         if self.bias_delta is not None:
             self.base.bias.index_add_(0, self.rows, self.bias_delta.to(self.base.bias.dtype))
         return super().merge()
+
+
+class RowDeltaConv1D(RowDeltaLinear):
+    """:class:`RowDeltaLinear` for GPT-2's ``Conv1D``, whose weight is stored as (in, out)."""
+
+    row_axis = 1
 
 
 class RowDeltaEmbedding(_RowDelta):
@@ -97,11 +115,12 @@ def attach_deltas(model, rows_by_module):
     model : torch.nn.Module
     rows_by_module : dict of str to sequence of int
         Submodule name -> rows that may change; the module must be an
-        ``nn.Linear`` or ``nn.Embedding``.
+        ``nn.Linear``, a ``Conv1D`` (GPT-2) or an ``nn.Embedding``.
     """
     for name, rows in rows_by_module.items():
         base = model.get_submodule(name)
-        wrapper = RowDeltaEmbedding if isinstance(base, nn.Embedding) else RowDeltaLinear
+        wrapper = (RowDeltaEmbedding if isinstance(base, nn.Embedding)
+                   else RowDeltaConv1D if isinstance(base, Conv1D) else RowDeltaLinear)
         model.set_submodule(name, wrapper(base, rows))
 
 
