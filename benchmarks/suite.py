@@ -265,11 +265,13 @@ def summarise(rows):
     return summary
 
 
-def _cell(row):
+def _cell(row, n_seeds):
     if row is None:
         return ""
     std = "" if pd.isna(row.score_std) else f" ± {100 * row.score_std:.1f}"
-    return f"{100 * row.score:.1f}{std} ({row.fit_ratio:.2f}x)"
+    # Rows fitted with fewer seeds than the others (an interrupted run) say so.
+    fewer = f", {row.n_seeds} seeds" if 1 < row.n_seeds < n_seeds else ""
+    return f"{100 * row.score:.1f}{std} ({row.fit_ratio:.2f}x{fewer})"
 
 
 def markdown(summary, runs):
@@ -282,7 +284,8 @@ def markdown(summary, runs):
         first = next(iter(by_run.values()))
         lines.append(f"| {dataset} / {size} ({first.n_train} texts, {first.epochs:.0f} epochs) "
                      f"| {DATASETS[dataset][1]} | "
-                     + " | ".join(_cell(by_run.get(run)) for run in runs) + " |")
+                     + " | ".join(_cell(by_run.get(run), default.n_seeds.max())
+                                  for run in runs) + " |")
     return "\n".join(lines) + "\n\n" + targets_markdown(default)
 
 
