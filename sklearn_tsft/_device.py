@@ -32,13 +32,20 @@ def inference_device(device):
     """The device to predict on: ``resolve_device``, except that a CUDA device
     this machine lacks falls back to the CPU (with a warning), so a model
     fitted on a GPU still predicts elsewhere."""
-    if device != "auto" and torch.device(device).type == "cuda" and (
-            (torch.device(device).index or 0) >= torch.cuda.device_count()):
-        warnings.warn(
-            f"device={device!r} is not available here; predicting on the CPU. Set "
-            "device='auto' or 'cpu' to silence this.", UserWarning, stacklevel=3)
-        return "cpu"
-    return resolve_device(device)
+    try:
+        return resolve_device(device)
+    except ValueError as exc:
+        # Only a CUDA device that is not here falls back; a bad name stays an error.
+        try:
+            missing_cuda = torch.device(device).type == "cuda"
+        except (RuntimeError, TypeError):
+            missing_cuda = False
+        if not missing_cuda:
+            raise exc
+    warnings.warn(
+        f"device={device!r} is not available here; predicting on the CPU. Set "
+        "device='auto' or 'cpu' to silence this.", UserWarning, stacklevel=3)
+    return "cpu"
 
 
 def resolve_precision(precision, device):

@@ -55,7 +55,7 @@ def scope_scores(logits, method):
     return logsumexp(logits, axis=1)
 
 
-def _check_unknown_label(value):
+def _check_unknown_label_type(value):
     if value is not None and not isinstance(value, (str, numbers.Number)):
         raise ValueError(
             f"unknown_label must be None, a string or a number, got {type(value).__name__}.")
@@ -384,7 +384,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         "calibrate": Boolean(),
         "threshold": Interval(numbers.Real, 0, 1, closed="neither"),
         "oos_score": Options(*OOS_SCORES),
-        "unknown_label": Checked(_check_unknown_label),
+        "unknown_label": Checked(_check_unknown_label_type),
         "unknown_rate": Interval(numbers.Real, 0, 1, closed="neither"),
         "device": Checked(resolve_device),
         "accelerate": Boolean(),
@@ -460,7 +460,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 "data, a larger fraction, or validation_fraction=None."
             ) from exc
 
-    def _check_unknown_label(self, classes, multilabel):
+    def _check_unknown_label_is_new(self, classes, multilabel):
         if self.unknown_label is None:
             return
         if multilabel:
@@ -518,7 +518,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self._clear_fitted_attributes()
         texts = check_texts(X)
         classes, targets, strata, multilabel = self._check_targets(y, len(texts))
-        self._check_unknown_label(classes, multilabel)
+        self._check_unknown_label_is_new(classes, multilabel)
         # class_weight (multiclass only) is keyed by the original labels.
         weights = self._sample_weights(sample_weight, strata if multilabel else classes[strata])
         strategy = make_strategy(self.strategy, self.get_params(deep=False))
@@ -786,12 +786,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples,)
         """
-        logits = self._logits(X)
+        check_is_fitted(self)
         if self.multilabel_:
             raise ValueError(
                 "score_samples is for one label per text; a multi-label model has no single "
                 "class to be in scope of. Use predict_proba.")
-        return scope_scores(logits, self.oos_score)
+        return scope_scores(self._logits(X), self.oos_score)
 
     def save(self, path):
         """Write the fitted estimator to a directory, without pickle.
