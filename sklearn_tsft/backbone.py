@@ -238,12 +238,36 @@ class TextClassifierModule(nn.Module):
     def forward(self, input_ids, attention_mask, example_index=None):
         # example_index identifies texts for training-time caches
         # (strategies.frozen_blocks.FrozenBlockCache); the plain module needs none.
+        return self.logits_and_embedding(input_ids, attention_mask)[0]
+
+    def embed(self, input_ids, attention_mask):
+        """The pooled text embedding that the head classifies."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-        return self.classify(hidden.last_hidden_state, attention_mask)
+        return mean_pool(hidden.last_hidden_state, attention_mask)
+
+    def logits_and_embedding(self, input_ids, attention_mask):
+        """The logits and the pooled embedding, from one pass of the encoder."""
+        embedding = self.embed(input_ids, attention_mask)
+        return self.head(self.dropout(embedding)), embedding
 
     def classify(self, hidden_states, attention_mask):
         """Logits from the encoder's last hidden states: mean pooling, dropout, head."""
         return self.head(self.dropout(mean_pool(hidden_states, attention_mask)))
+
+
+class LogitsAndEmbedding(nn.Module):
+    """A fitted module whose output is its logits followed by its pooled embedding.
+
+    Called like the module, so batched prediction and long-text windows
+    apply unchanged; the caller splits the columns.
+    """
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, input_ids, attention_mask, example_index=None):
+        return torch.cat(self.module.logits_and_embedding(input_ids, attention_mask), dim=1)
 
 
 def linear_layers(encoder):

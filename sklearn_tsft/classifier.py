@@ -4,7 +4,7 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax
+from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -32,27 +32,13 @@ from ._params import (
     check_parameters,
 )
 from ._validation import check_label_matrix, check_labels, check_texts, is_label_matrix
-from .backbone import TextClassifierModule, load_backbone, resolve_model
+from .backbone import LogitsAndEmbedding, TextClassifierModule, load_backbone, resolve_model
 from .calibration import fit_temperature
 from .exceptions import FitInterrupted
 from .long_texts import WINDOW_POOLINGS, long_text_policy
+from .out_of_scope import OOS_SCORES, ClassGaussians, logit_scores
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
 from .training import build_net, make_accelerator, resolve_max_epochs
-
-
-OOS_SCORES = ("energy", "max_proba")
-
-
-def scope_scores(logits, method):
-    """Per text, higher when the logits point at one of the trained classes.
-
-    ``"energy"``: log-sum-exp of the logits (the negative free energy, Liu et
-    al. 2020); ``"max_proba"``: the largest softmax probability (Hendrycks
-    and Gimpel 2017).
-    """
-    if method == "max_proba":
-        return softmax(logits, axis=1).max(axis=1)
-    return logsumexp(logits, axis=1)
 
 
 def _check_unknown_label_type(value):
@@ -185,10 +171,14 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     threshold : float in (0, 1), default=0.5
         Multi-label only: ``predict`` marks a label when its probability is
         at least this.
-    oos_score : {"energy", "max_proba"}, default="energy"
+    oos_score : {"energy", "max_proba", "mahalanobis"}, default="energy"
         What :meth:`score_samples` measures: ``"energy"`` is the
         log-sum-exp of the logits, ``"max_proba"`` the largest class
-        probability. Both are higher for texts like the training classes.
+        probability, ``"mahalanobis"`` minus the squared Mahalanobis
+        distance of the pooled embedding to the nearest class mean (class
+        means and a shared covariance fitted on the training texts, one
+        extra pass over them at the end of ``fit``, only with this value).
+        All are higher for texts like the training classes.
     unknown_label : object or None, default=None
         When set, ``predict`` answers this label for texts whose
         :meth:`score_samples` falls below ``unknown_threshold_`` (out of
@@ -248,6 +238,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         scale of the ``oos_score`` of the fit (``unknown_score_``).
     unknown_score_ : str or None
         The ``oos_score`` the threshold was set with.
+    embedding_means_ : ndarray of shape (n_classes, hidden_size) or None
+        With ``oos_score="mahalanobis"`` at fit time: the mean pooled
+        embedding of each class's training texts; else None.
+    embedding_precision_ : ndarray of shape (hidden_size, hidden_size) or None
+        With it: the inverse of the within-class covariance of those
+        embeddings (Ledoit-Wolf shrinkage); else None.
     tokenizer_ : TextTokenizer
         The fit's tokenizer (task words in their slots) and ``max_length``,
         applied to texts in ``predict``.
@@ -590,14 +586,21 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 fitted_module = strategy.finalize(module.to("cpu"))
                 free_accelerator_memory(device)
 
-        temperature, unknown_threshold = 1.0, None
+        temperature, unknown_threshold, gaussians = 1.0, None, None
+        if self.oos_score == "mahalanobis" and not multilabel:
+            _, embeddings = self._text_outputs(fitted_module, tokenizer,
+                                               [texts[i] for i in train_idx], device,
+                                               n_logits=len(classes))
+            gaussians = ClassGaussians.fit(embeddings, strata[train_idx], len(classes))
         if valid_idx is not None and (self.calibrate or self.unknown_label is not None):
-            valid_logits = self._text_logits(fitted_module, tokenizer,
-                                              [texts[i] for i in valid_idx], device)
+            valid_logits, valid_embeddings = self._text_outputs(
+                fitted_module, tokenizer, [texts[i] for i in valid_idx], device,
+                n_logits=len(classes))
             if self.calibrate:
                 temperature = fit_temperature(valid_logits, targets[valid_idx])
             if self.unknown_label is not None:
-                scores = scope_scores(valid_logits / temperature, self.oos_score)
+                scores = self._scope_scores(valid_logits / temperature, valid_embeddings,
+                                            gaussians)
                 unknown_threshold = float(np.quantile(scores, self.unknown_rate))
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)
@@ -612,6 +615,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.temperature_ = temperature
         self.unknown_threshold_ = unknown_threshold
         self.unknown_score_ = None if unknown_threshold is None else self.oos_score
+        self.embedding_means_ = None if gaussians is None else gaussians.means
+        self.embedding_precision_ = None if gaussians is None else gaussians.precision
         # Set last: check_is_fitted and callers see a complete fit or none.
         self.classes_ = classes
         return self
@@ -623,24 +628,45 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     def _long_text_policy(self, tokenizer):
         return long_text_policy(self.long_text, tokenizer, self.stride, self.chunk_pooling)
 
-    def _text_logits(self, module, tokenizer, texts, device):
-        logits = self._long_text_policy(tokenizer).logits(
-            module,
+    def _text_outputs(self, module, tokenizer, texts, device, n_logits=None):
+        # With n_logits: (logits, pooled embeddings), from one pass.
+        outputs = self._long_text_policy(tokenizer).logits(
+            module if n_logits is None else LogitsAndEmbedding(module),
             texts,
             pad_token_id=tokenizer.pad_token_id,
             batch_size=self.batch_size,
             device=device,
             precision=resolve_precision(self.precision, device),
             progress=self.verbose > 0,
-        )
-        return logits.astype(np.float64)
+        ).astype(np.float64)
+        return outputs if n_logits is None else (outputs[:, :n_logits], outputs[:, n_logits:])
 
     def _logits(self, X):
         check_is_fitted(self)
-        texts = check_texts(X)
-        logits = self._text_logits(
-            self.module_, self.tokenizer_, texts, inference_device(self.device))
-        return logits / self.temperature_
+        return self._text_outputs(self.module_, self.tokenizer_, check_texts(X),
+                                  inference_device(self.device)) / self.temperature_
+
+    def _logits_and_embeddings(self, X):
+        check_is_fitted(self)
+        logits, embeddings = self._text_outputs(
+            self.module_, self.tokenizer_, check_texts(X), inference_device(self.device),
+            n_logits=self.n_classes_)
+        return logits / self.temperature_, embeddings
+
+    def _scope_scores(self, logits, embeddings, gaussians):
+        if self.oos_score == "mahalanobis":
+            return gaussians.scores(embeddings)
+        return logit_scores(logits, self.oos_score)
+
+    def _fitted_gaussians(self):
+        if self.oos_score != "mahalanobis":
+            return None
+        if self.embedding_means_ is None:
+            raise ValueError(
+                "oos_score='mahalanobis' needs the class means of the training embeddings, "
+                "which fit computes only when oos_score='mahalanobis' is set before fitting: "
+                "refit with it, or choose oos_score='energy' or 'max_proba'.")
+        return ClassGaussians(self.embedding_means_, self.embedding_precision_)
 
     def decision_function(self, X):
         """Class scores (logits) of each text.
@@ -711,17 +737,17 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         """
         if getattr(self, "multilabel_", False):
             return (self.predict_proba(X) >= self.threshold).astype(np.int64)
-        logits = self._logits(X)
-        labels = self.classes_[np.argmax(logits, axis=1)]
+        check_is_fitted(self)
         if self.unknown_label is None or self.unknown_threshold_ is None:
-            return labels
+            return self.classes_[np.argmax(self._logits(X), axis=1)]
         if self.oos_score != self.unknown_score_:
             raise ValueError(
                 f"unknown_threshold_ was set with oos_score={self.unknown_score_!r}, but "
                 f"oos_score is now {self.oos_score!r}: set it back, or refit.")
-        labels = labels.astype(object)
-        labels[scope_scores(logits, self.oos_score) < self.unknown_threshold_] = (
-            self.unknown_label)
+        logits, embeddings = self._logits_and_embeddings(X)
+        labels = self.classes_[np.argmax(logits, axis=1)].astype(object)
+        scores = self._scope_scores(logits, embeddings, self._fitted_gaussians())
+        labels[scores < self.unknown_threshold_] = self.unknown_label
         return labels
 
     def explain(self, X, target=None):
@@ -791,7 +817,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "score_samples is for one label per text; a multi-label model has no single "
                 "class to be in scope of. Use predict_proba.")
-        return scope_scores(self._logits(X), self.oos_score)
+        gaussians = self._fitted_gaussians()
+        if gaussians is None:
+            return logit_scores(self._logits(X), self.oos_score)
+        return gaussians.scores(self._logits_and_embeddings(X)[1])
 
     def save(self, path):
         """Write the fitted estimator to a directory, without pickle.

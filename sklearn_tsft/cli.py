@@ -1,4 +1,4 @@
-"""The ``tsft`` command: fit, predict, evaluate and benchmark from a shell.
+"""The ``tsft`` command: fit, predict, evaluate, explain and benchmark from a shell.
 
 Exit status 0 on success, 2 on bad usage or bad input (one line on stderr,
 no traceback), 130 when interrupted.
@@ -7,6 +7,9 @@ no traceback), 130 when interrupted.
 import argparse
 import sys
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from ._params import parse_assignment, parse_epochs
 from ._version import __version__
@@ -102,7 +105,51 @@ def cmd_evaluate(args):
     predicted = clf.predict(texts)
     print(f"accuracy: {accuracy_score(truth, predicted):.4f}")
     print(f"macro-F1: {f1_score(truth, predicted, average='macro'):.4f}")
+    if clf.unknown_label is not None:
+        _print_scope_report(clf, texts, truth, predicted)
     print(classification_report(truth, predicted, zero_division=0))
+
+
+def _print_scope_report(clf, texts, truth, predicted):
+    from sklearn.metrics import roc_auc_score
+
+    out_of_scope = np.array([label == clf.unknown_label for label in truth])
+    if not out_of_scope.any():
+        print(f"out-of-scope: no text is labelled {clf.unknown_label!r} (the model's "
+              "unknown_label), so there is nothing to detect")
+        return
+    unknown = np.array([label == clf.unknown_label for label in predicted])
+    if (~out_of_scope).any():
+        print(f"in-scope accuracy: {np.mean(predicted[~out_of_scope] == truth[~out_of_scope]):.4f}")
+        auroc = roc_auc_score(~out_of_scope, clf.score_samples(texts))
+        print(f"out-of-scope AUROC ({clf.oos_score}): {auroc:.4f}")
+    print(f"out-of-scope recall: {np.mean(unknown[out_of_scope]):.4f} "
+          f"({int(out_of_scope.sum())} texts labelled {clf.unknown_label!r})")
+
+
+def cmd_explain(args):
+    clf = _load(args)
+    frame = read_table(args.input, args.format)
+    texts = column(frame, args.text_column, args.input)
+    target = None if args.target is None else _class_named(clf, args.target)
+    explanations = clf.explain(texts, target=target)
+    targets = ([target] * len(texts) if target is not None
+               else clf.classes_[np.argmax(clf.predict_proba(texts), axis=1)])
+    rows = [{"text_index": i, "word_index": j, "word": word, "contribution": contribution,
+             "class": explained}
+            for i, (explanation, explained) in enumerate(zip(explanations, targets))
+            for j, (word, contribution) in enumerate(explanation)]
+    columns = ["text_index", "word_index", "word", "contribution", "class"]
+    write_table(pd.DataFrame(rows, columns=columns), args.out, args.out_format)
+
+
+def _class_named(clf, name):
+    # Labels read from a shell are strings; the model's classes may be numbers.
+    matches = [label for label in clf.classes_ if str(label) == name]
+    if not matches:
+        raise ValueError(f"--target {name!r} is not a class of the model; its classes are "
+                         f"{', '.join(map(str, clf.classes_))}.")
+    return matches[0]
 
 
 def cmd_bench(args):
@@ -167,6 +214,16 @@ def build_parser():
     evaluate.add_argument("test", help="labelled table, or '-' for stdin")
     table_options(evaluate, label=True)
     evaluate.add_argument("--device")
+
+    explain = command("explain", cmd_explain, "each word's contribution to the predicted "
+                      "class (or --target), one row per word")
+    explain.add_argument("model_dir", type=Path)
+    explain.add_argument("input", help="table of texts, or '-' for stdin")
+    table_options(explain)
+    explain.add_argument("--target", help="explain this class instead of each text's prediction")
+    explain.add_argument("--out", default="-", help="output table (default: stdout as CSV)")
+    explain.add_argument("--out-format", choices=["csv", "tsv", "jsonl"])
+    explain.add_argument("--device")
 
     from .benchmark import add_arguments
 

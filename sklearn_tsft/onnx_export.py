@@ -1,7 +1,8 @@
 """ONNX export (optionally int8-quantized) and prediction through onnxruntime.
 
 ``export_onnx`` traces the fitted module (token ids and attention mask in,
-logits out; batch size and length dynamic; eager attention) with torch's
+logits and the pooled embedding out; batch size and length dynamic; eager
+attention) with torch's
 TorchScript-based exporter, and ``quantize="int8"`` applies onnxruntime's
 dynamic int8 quantization with one weight scale per output channel.
 :class:`OnnxModule` runs such a file with the calling convention of
@@ -58,15 +59,16 @@ def export_onnx(module, path, quantize=None):
             # the example batch fixes as the exported graph expects.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                module,
+                _LogitsAndEmbedding(module),
                 _example_batch(module.encoder.config.vocab_size),
                 traced,
                 input_names=["input_ids", "attention_mask"],
-                output_names=["logits"],
+                output_names=["logits", "embedding"],
                 dynamic_axes={
                     "input_ids": {0: "batch", 1: "tokens"},
                     "attention_mask": {0: "batch", 1: "tokens"},
                     "logits": {0: "batch"},
+                    "embedding": {0: "batch"},
                 },
                 opset_version=17,
                 dynamo=False,
@@ -86,6 +88,17 @@ def export_onnx(module, path, quantize=None):
         finally:
             root_logger.removeFilter(_drop_pre_processing_advice)
         traced.unlink()
+
+
+class _LogitsAndEmbedding(nn.Module):
+    # One graph gives both outputs: the embedding feeds the Mahalanobis
+    # out-of-scope score.
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, input_ids, attention_mask):
+        return self.module.logits_and_embedding(input_ids, attention_mask)
 
 
 @contextlib.contextmanager
@@ -126,8 +139,19 @@ class OnnxModule(nn.Module):
         return onnxruntime.InferenceSession(self.path, providers=["CPUExecutionProvider"])
 
     def forward(self, input_ids, attention_mask, example_index=None):
+        return self._run(["logits"], input_ids, attention_mask)[0]
+
+    def logits_and_embedding(self, input_ids, attention_mask):
+        """The logits and the pooled embedding (older exported files lack the embedding)."""
+        if "embedding" not in {output.name for output in self._session.get_outputs()}:
+            raise ValueError(
+                f"{self.path} has no embedding output (exported by an older sklearn-tsft); "
+                "export it again with clf.export_onnx(path), or load with backend='torch'.")
+        return tuple(self._run(["logits", "embedding"], input_ids, attention_mask))
+
+    def _run(self, outputs, input_ids, attention_mask):
         feeds = {"input_ids": input_ids.cpu().numpy(), "attention_mask": attention_mask.cpu().numpy()}
-        return torch.from_numpy(self._session.run(["logits"], feeds)[0])
+        return [torch.from_numpy(array) for array in self._session.run(outputs, feeds)]
 
     def __getstate__(self):
         # An onnxruntime session cannot be pickled; the file is reopened.

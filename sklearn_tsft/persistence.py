@@ -8,6 +8,9 @@ A saved directory holds::
     model.safetensors   the fitted module's weights (backbone and head)
     backbone/           the backbone's transformers config
     tokenizer/          the tokenizer files (task words in their slots)
+    out_of_scope.safetensors
+                        class means and precision of the embeddings, only
+                        when fitted with ``oos_score="mahalanobis"``
     model.onnx          only when written by ``export_onnx``
 
 ``tsft.json`` lists every other file with its size and SHA-256, and
@@ -26,6 +29,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import safetensors.numpy
 import safetensors.torch
 from safetensors import SafetensorError
 from skorch.history import History
@@ -44,6 +48,8 @@ from .strategies import available_strategies, make_strategy
 FORMAT_VERSION = 2
 METADATA = "tsft.json"
 WEIGHTS = "model.safetensors"
+# Only for models fitted with oos_score="mahalanobis".
+CLASS_GAUSSIANS = "out_of_scope.safetensors"
 FILES = (METADATA, WEIGHTS, "backbone/config.json", "tokenizer")
 
 
@@ -133,6 +139,11 @@ def save(estimator, path, onnx=False, quantize=None):
         # save_model stores tensors that share memory (peft's wrappers) once.
         safetensors.torch.save_model(estimator.module_, staging / WEIGHTS,
                                      metadata={"format": "pt"})
+        if estimator.embedding_means_ is not None:
+            safetensors.numpy.save_file(
+                {"means": estimator.embedding_means_,
+                 "precision": estimator.embedding_precision_},
+                staging / CLASS_GAUSSIANS)
         base_encoder(estimator.module_).config.save_pretrained(staging / "backbone")
         tokenizer.tokenizer.save_pretrained(staging / "tokenizer")
         if onnx:
@@ -223,6 +234,16 @@ def _checked_threshold(value):
     return value
 
 
+def _class_gaussians(path, metadata):
+    if CLASS_GAUSSIANS not in metadata.get("files", {}):
+        return {"embedding_means_": None, "embedding_precision_": None}
+    try:
+        arrays = safetensors.numpy.load_file(path / CLASS_GAUSSIANS)
+        return {"embedding_means_": arrays["means"], "embedding_precision_": arrays["precision"]}
+    except (SafetensorError, OSError, KeyError) as exc:
+        raise ModelFormatError(f"{path / CLASS_GAUSSIANS} is corrupted ({exc}).") from exc
+
+
 def _load_weights(module, path):
     try:
         safetensors.torch.load_model(module, path / WEIGHTS, strict=True, device="cpu")
@@ -305,6 +326,7 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
             "unknown_score_": metadata.get("unknown_score"),
             "multilabel_": metadata["multilabel"],
             "n_classes_": len(classes),
+            **_class_gaussians(path, metadata),
         }
     except KeyError as exc:
         raise ModelFormatError(

@@ -186,3 +186,41 @@ def test_a_refused_output_is_one_line_and_exit_2_before_any_fit(train_csv, tiny_
                    "--max-epochs", "1", "--device", "cpu", "--quiet"])
     assert status == 2 and "refusing to replace it" in error_line(capsys)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_evaluate_reports_out_of_scope_detection(train_csv, tiny_backbone, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(["fit", str(train_csv), "--out", str(out), "--model", tiny_backbone,
+                 "--max-epochs", "4", "--batch-size", "8", "--device", "cpu",
+                 "--param", "head_lr=0.1", "--param", "validation_fraction=0.25",
+                 "--param", "unknown_label=other", "--quiet"]) == 0
+    frame = pd.read_csv(train_csv)
+    unseen = ["weather sunny tomorrow afternoon", "guitar concert tickets tonight"] * 3
+    test = pd.concat([frame, pd.DataFrame({"text": unseen, "label": "other"})])
+    test.to_csv(tmp_path / "test.csv", index=False)
+    assert main(["evaluate", str(out), str(tmp_path / "test.csv"), "--quiet"]) == 0
+    report = capsys.readouterr().out
+    clf = TokenSparseClassifier.load(out)
+    recall = np.mean(clf.predict(unseen) == "other")
+    assert f"out-of-scope recall: {recall:.4f} (6 texts labelled 'other')" in report
+    assert "in-scope accuracy: " in report and "out-of-scope AUROC (energy): " in report
+
+
+def test_explain_writes_each_word_and_its_contribution(model_dir, train_csv, tmp_path):
+    out = tmp_path / "words.csv"
+    assert main(["explain", str(model_dir), str(train_csv), "--out", str(out), "--quiet"]) == 0
+    words = pd.read_csv(out, keep_default_na=False)
+    assert list(words.columns) == ["text_index", "word_index", "word", "contribution", "class"]
+    clf = TokenSparseClassifier.load(model_dir)
+    texts = pd.read_csv(train_csv).text.tolist()[:3]
+    for i, explanation in enumerate(clf.explain(texts)):
+        rows = words[words.text_index == i]
+        assert rows.word.tolist() == [word for word, _ in explanation]
+        np.testing.assert_allclose(rows.contribution, [c for _, c in explanation], atol=1e-6)
+        assert set(rows["class"]) == {clf.predict([texts[i]])[0]}
+
+
+def test_explain_names_the_classes_for_an_unknown_target(model_dir, train_csv, capsys):
+    assert main(["explain", str(model_dir), str(train_csv), "--target", "loan", "--quiet"]) == 2
+    assert "--target 'loan' is not a class of the model; its classes are card, refund" in (
+        capsys.readouterr().err)
