@@ -5,11 +5,15 @@ the same in every epoch. :class:`FrozenBlockCache` computes them once per
 text (in eval mode, without autograd), keeps them, and runs only the upper
 blocks afterwards, so later epochs cost the upper blocks alone.
 
-It works for BERT-style encoders (an ``embeddings`` module and post-norm
-blocks in ``encoder.layer``: BERT, RoBERTa, ELECTRA, MiniLM, ...), whose
-forward accepts ``inputs_embeds``: the embedding module is swapped for a
-pass-through and the block list for its upper or lower part while the
-encoder runs.
+It needs no knowledge of the architecture beyond its block list
+(:func:`~sklearn_tsft.backbone.block_names`): a forward pre-hook on block
+``k`` reads the states entering it (the first pass stops there), and in
+later passes the block list holds only the upper blocks while the same
+hook hands block ``k`` the cached states instead of what the embeddings
+computed. Masks, rotary or relative positions and final norms are computed
+by the model's own forward as usual. So it works alike for BERT-style
+encoders, DistilBERT, DeBERTa, MPNet, ModernBERT, GPT-2 and Llama-style
+decoders (``tests/test_backbones.py``).
 """
 
 import contextlib
@@ -20,25 +24,44 @@ from torch.nn.utils.rnn import pad_sequence
 
 from ..backbone import TextClassifierModule, block_names
 
-
-def supports_frozen_block_cache(encoder):
-    """Whether ``encoder`` has the BERT-style layout this module relies on."""
-    return hasattr(encoder, "embeddings") and block_names(encoder)[0] == "encoder.layer.0"
+# How blocks name the states they are given, when not as the first argument.
+_STATE_KEYWORDS = ("hidden_states", "hidden_state", "x")
 
 
-class _PassThroughEmbeddings(nn.Module):
-    def forward(self, inputs_embeds=None, **kwargs):
-        return inputs_embeds
+class _ReachedBlock(Exception):
+    def __init__(self, states):
+        super().__init__()
+        self.states = states
+
+
+def _state_position(args, kwargs):
+    if args:
+        return 0
+    for keyword in _STATE_KEYWORDS:
+        if keyword in kwargs:
+            return keyword
+    raise TypeError(f"cannot find the hidden states among a block's arguments ({list(kwargs)})")
+
+
+def _states_given(args, kwargs):
+    position = _state_position(args, kwargs)
+    return args[0] if position == 0 else kwargs[position]
+
+
+def _with_states(args, kwargs, states):
+    position = _state_position(args, kwargs)
+    if position == 0:
+        return (states, *args[1:]), kwargs
+    return args, {**kwargs, position: states}
 
 
 @contextlib.contextmanager
-def _swapped(encoder, blocks, embeddings):
-    original_blocks, original_embeddings = encoder.encoder.layer, encoder.embeddings
-    encoder.encoder.layer, encoder.embeddings = blocks, embeddings
+def _pre_hook(block, hook):
+    handle = block.register_forward_pre_hook(hook, with_kwargs=True)
     try:
         yield
     finally:
-        encoder.encoder.layer, encoder.embeddings = original_blocks, original_embeddings
+        handle.remove()
 
 
 class FrozenBlockCache(TextClassifierModule):
@@ -59,18 +82,44 @@ class FrozenBlockCache(TextClassifierModule):
         nn.Module.__init__(self)
         self.encoder, self.dropout, self.head = module.encoder, module.dropout, module.head
         self.first_trained = first_trained
+        # The block list by path, not as a submodule: registered twice, its
+        # parameters would get a second name.
+        block_list = block_names(module.encoder)[0].rsplit(".", 1)[0]  # "encoder.layer"
+        self._blocks_owner, _, self._blocks_attribute = block_list.rpartition(".")
         self._cache = {}
 
+    def _block_list(self):
+        return self.encoder.get_submodule(self._blocks_owner) if self._blocks_owner else self.encoder
+
+    @contextlib.contextmanager
+    def _only_upper_blocks(self):
+        owner = self._block_list()
+        blocks = getattr(owner, self._blocks_attribute)
+        setattr(owner, self._blocks_attribute, nn.ModuleList(blocks[self.first_trained:]))
+        try:
+            yield
+        finally:
+            setattr(owner, self._blocks_attribute, blocks)
+
+    def _first_trained_block(self):
+        return getattr(self._block_list(), self._blocks_attribute)[self.first_trained]
+
     def _lower_states(self, input_ids, attention_mask):
+        def stop(block, args, kwargs):
+            raise _ReachedBlock(_states_given(args, kwargs))
+
         encoder = self.encoder
-        lower = nn.ModuleList(encoder.encoder.layer[: self.first_trained])
         was_training = encoder.training
         encoder.eval()
         try:
-            with torch.no_grad(), _swapped(encoder, lower, encoder.embeddings):
-                return encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            with torch.no_grad(), _pre_hook(self._first_trained_block(), stop):
+                encoder(input_ids=input_ids, attention_mask=attention_mask)
+        except _ReachedBlock as reached:
+            return reached.states
         finally:
             encoder.train(was_training)
+        raise RuntimeError("the encoder never ran its blocks; the frozen-block cache cannot "
+                           "serve this architecture")
 
     def _cached_states(self, input_ids, attention_mask, example_index):
         indices = example_index.tolist()
@@ -84,20 +133,19 @@ class FrozenBlockCache(TextClassifierModule):
         return pad_sequence([self._cache[index] for index in indices], batch_first=True)
 
     def forward(self, input_ids, attention_mask, example_index):
-        encoder = self.encoder
         states = self._cached_states(input_ids, attention_mask, example_index)
-        upper = nn.ModuleList(encoder.encoder.layer[self.first_trained :])
-        with _swapped(encoder, upper, _PassThroughEmbeddings()):
-            hidden = encoder(inputs_embeds=states, attention_mask=attention_mask).last_hidden_state
-        return self.classify(hidden, attention_mask)
+
+        def inject(block, args, kwargs):
+            return _with_states(args, kwargs, states)
+
+        with _pre_hook(self._first_trained_block(), inject), self._only_upper_blocks():
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        return self.classify(hidden.last_hidden_state, attention_mask)
 
 
 def with_frozen_block_cache(module, first_trained):
-    """Wrap ``module`` in a :class:`FrozenBlockCache` where that saves work.
+    """Wrap ``module`` in a :class:`FrozenBlockCache` when blocks below ``first_trained`` are frozen.
 
-    It does when blocks below ``first_trained`` are frozen and the encoder
-    has the BERT-style layout; otherwise ``module`` is returned as it is.
+    Otherwise (nothing frozen) ``module`` is returned as it is.
     """
-    if first_trained > 0 and supports_frozen_block_cache(module.encoder):
-        return FrozenBlockCache(module, first_trained)
-    return module
+    return FrozenBlockCache(module, first_trained) if first_trained > 0 else module
