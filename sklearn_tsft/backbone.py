@@ -16,6 +16,10 @@ import torch
 import transformers
 from torch import nn
 from transformers import AutoModel, AutoTokenizer
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+)
 from transformers.pytorch_utils import Conv1D
 
 DEFAULT_MODEL = "default"
@@ -213,11 +217,39 @@ def mean_pool(hidden_states, attention_mask):
     return (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
+def last_token_pool(hidden_states, attention_mask):
+    """The state of each text's last real token (texts padded on the right).
+
+    Examples
+    --------
+    >>> import torch
+    >>> states = torch.tensor([[[1.0], [3.0], [100.0]]])
+    >>> last_token_pool(states, torch.tensor([[1, 1, 0]]))
+    tensor([[3.]])
+    """
+    last = attention_mask.sum(dim=1).clamp(min=1) - 1
+    return hidden_states[torch.arange(hidden_states.shape[0], device=last.device), last]
+
+
+POOLINGS = {"mean": mean_pool, "last": last_token_pool}
+_CAUSAL_ONLY = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES) - set(MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+
+
+def default_pooling(config):
+    """``"last"`` for decoder LMs, whose causal attention gathers a text in its last token; else ``"mean"``.
+
+    A decoder is an architecture that transformers knows as a causal LM and
+    not as a masked LM (GPT-2, Llama, Qwen2, ...).
+    """
+    return "last" if config.model_type in _CAUSAL_ONLY else "mean"
+
+
 class TextClassifierModule(nn.Module):
-    """A pretrained encoder, mean pooling, dropout and a linear head.
+    """A pretrained encoder, pooling, dropout and a linear head.
 
     Mean pooling suits sentence encoders such as MiniLM, whose pretraining
-    objective is defined on mean-pooled states.
+    objective is defined on mean-pooled states; the last token suits
+    decoders, whose causal attention lets only it see the whole text.
 
     Parameters
     ----------
@@ -227,13 +259,15 @@ class TextClassifierModule(nn.Module):
         Number of logits (classes).
     dropout : float, default=0.1
         Dropout on the pooled representation.
+    pooling : {"mean", "last"}, default="mean"
     """
 
-    def __init__(self, encoder, n_outputs, dropout=0.1):
+    def __init__(self, encoder, n_outputs, dropout=0.1, pooling="mean"):
         super().__init__()
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, n_outputs)
+        self.pooling = pooling
 
     def forward(self, input_ids, attention_mask, example_index=None):
         # example_index identifies texts for training-time caches
@@ -243,7 +277,7 @@ class TextClassifierModule(nn.Module):
     def embed(self, input_ids, attention_mask):
         """The pooled text embedding that the head classifies."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-        return mean_pool(hidden.last_hidden_state, attention_mask)
+        return POOLINGS[self.pooling](hidden.last_hidden_state, attention_mask)
 
     def logits_and_embedding(self, input_ids, attention_mask):
         """The logits and the pooled embedding, from one pass of the encoder."""
@@ -251,8 +285,8 @@ class TextClassifierModule(nn.Module):
         return self.head(self.dropout(embedding)), embedding
 
     def classify(self, hidden_states, attention_mask):
-        """Logits from the encoder's last hidden states: mean pooling, dropout, head."""
-        return self.head(self.dropout(mean_pool(hidden_states, attention_mask)))
+        """Logits from the encoder's last hidden states: pooling, dropout, head."""
+        return self.head(self.dropout(POOLINGS[self.pooling](hidden_states, attention_mask)))
 
 
 class LogitsAndEmbedding(nn.Module):

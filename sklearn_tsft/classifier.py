@@ -32,7 +32,14 @@ from ._params import (
     check_parameters,
 )
 from ._validation import check_label_matrix, check_labels, check_texts, is_label_matrix
-from .backbone import LogitsAndEmbedding, TextClassifierModule, load_backbone, resolve_model
+from .backbone import (
+    POOLINGS,
+    LogitsAndEmbedding,
+    TextClassifierModule,
+    default_pooling,
+    load_backbone,
+    resolve_model,
+)
 from .calibration import fit_temperature
 from .exceptions import FitInterrupted
 from .long_texts import WINDOW_POOLINGS, long_text_policy
@@ -116,6 +123,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         takes peft's default for the architecture.
     num_virtual_tokens : int, default=20
         ``prefix`` only: length of the trained prefix.
+    pooling : {"auto", "mean", "last"}, default="auto"
+        How a text's token states become the one vector the head
+        classifies: their mean, or the state of the last token. ``"auto"``
+        takes the last token for decoder LMs (GPT-2, Llama, Qwen2, ...),
+        whose causal attention lets only it see the whole text, and the
+        mean for encoders.
     max_length : int, default=128
         Texts are truncated to this many tokens.
     long_text : {"truncate", "chunk"}, default="truncate"
@@ -222,6 +235,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         entries under ``"batches"``.
     backbone_name_ : str
         The directory or Hub id the backbone was loaded from.
+    pooling_ : {"mean", "last"}
+        The pooling used (``pooling`` with "auto" resolved).
     n_trainable_params_ : int
         Number of scalar parameters the optimizer updated, head included.
     trainable_fraction_ : float
@@ -277,6 +292,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         lora_dropout=0.1,
         lora_target_modules=None,
         num_virtual_tokens=20,
+        pooling="auto",
         max_length=128,
         long_text="truncate",
         stride=32,
@@ -312,6 +328,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.lora_dropout = lora_dropout
         self.lora_target_modules = lora_target_modules
         self.num_virtual_tokens = num_virtual_tokens
+        self.pooling = pooling
         self.max_length = max_length
         self.long_text = long_text
         self.stride = stride
@@ -358,6 +375,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         "lora_dropout": Interval(numbers.Real, 0, 1, closed="left"),
         "lora_target_modules": Checked(_check_module_names),
         "num_virtual_tokens": Interval(numbers.Integral, 1, None),
+        "pooling": Options("auto", *POOLINGS),
         "max_length": Interval(numbers.Integral, 2, None),
         "long_text": Options("truncate", "chunk",
                              message="long_text must be 'truncate' or 'chunk', got {value!r}."),
@@ -531,7 +549,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 self.max_length,
             )
             policy = self._long_text_policy(tokenizer)
-            module = TextClassifierModule(encoder, len(classes))
+            pooling = default_pooling(encoder.config) if self.pooling == "auto" else self.pooling
+            module = TextClassifierModule(encoder, len(classes), pooling=pooling)
             n_backbone = sum(p.numel() for p in module.encoder.parameters())
             n_head = sum(p.numel() for p in module.head.parameters())
             items, first_windows = policy.encode(texts)
@@ -605,6 +624,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)
         self.backbone_name_ = backbone_name
+        self.pooling_ = pooling
         self.tokenizer_ = tokenizer
         self.history_ = history
         self.n_trainable_params_ = int(n_trainable)

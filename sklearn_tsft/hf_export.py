@@ -1,10 +1,11 @@
 """Export to a Hugging Face ``AutoModelForSequenceClassification`` directory.
 
-The estimator classifies the *mean* of the encoder's token states, which no
-standard ``*ForSequenceClassification`` class of a BERT-like encoder does
-(they read the first token). The exported directory therefore uses a small
-architecture of ours, ``model_type="tsft_text_classifier"`` (the backbone's
-own config nested inside, plus mean pooling and the linear head), which this
+The estimator classifies the *mean* of the encoder's token states (or, for
+decoders, the last token's), which no standard ``*ForSequenceClassification``
+class of a BERT-like encoder does (they read the first token). The exported
+directory therefore uses a small architecture of ours,
+``model_type="tsft_text_classifier"`` (the backbone's own config nested
+inside, the pooling and the linear head), which this
 module registers with transformers' Auto classes when ``sklearn_tsft`` is
 imported. In such a process ``AutoModelForSequenceClassification`` and
 ``transformers.pipeline("text-classification", model=path)`` load it like
@@ -23,7 +24,7 @@ from transformers import (
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ._atomic import replacing_directory
-from .backbone import mean_pool
+from .backbone import POOLINGS
 
 
 class TsftTextClassifierConfig(PretrainedConfig):
@@ -33,15 +34,18 @@ class TsftTextClassifierConfig(PretrainedConfig):
     ----------
     encoder : dict, optional
         The backbone's config as ``PretrainedConfig.to_dict()`` gives it.
+    pooling : {"mean", "last"}, default="mean"
+        How the token states are pooled before the head.
     **kwargs
         The usual ``PretrainedConfig`` arguments (``id2label``, ...).
     """
 
     model_type = "tsft_text_classifier"
 
-    def __init__(self, encoder=None, **kwargs):
+    def __init__(self, encoder=None, pooling="mean", **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder or {}
+        self.pooling = pooling
 
     def encoder_config(self):
         """The nested backbone config as a ``PretrainedConfig``."""
@@ -50,7 +54,7 @@ class TsftTextClassifierConfig(PretrainedConfig):
 
 
 class TsftForSequenceClassification(PreTrainedModel):
-    """Backbone, mean pooling over non-padding tokens, and a linear head."""
+    """Backbone, pooling over non-padding tokens, and a linear head."""
 
     config_class = TsftTextClassifierConfig
     base_model_prefix = "encoder"
@@ -65,7 +69,7 @@ class TsftForSequenceClassification(PreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-        logits = self.head(mean_pool(hidden.last_hidden_state, attention_mask))
+        logits = self.head(POOLINGS[self.config.pooling](hidden.last_hidden_state, attention_mask))
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits, labels)
@@ -101,6 +105,7 @@ def export_pretrained(module, tokenizer, classes, path, multilabel=False):
     labels = {i: str(label) for i, label in enumerate(classes)}
     config = TsftTextClassifierConfig(
         encoder=encoder.config.to_dict(),
+        pooling=module.pooling,
         id2label=labels,
         label2id={label: i for i, label in labels.items()},
         problem_type="multi_label_classification" if multilabel else "single_label_classification",

@@ -39,7 +39,7 @@ from ._atomic import check_replaceable, replacing_directory
 from ._data import TextTokenizer
 from ._json import json_default
 from ._version import __version__
-from .backbone import TextClassifierModule, quiet_transformers
+from .backbone import POOLINGS, TextClassifierModule, quiet_transformers
 from .exceptions import ModelFormatError
 from .onnx_export import ONNX_FILE, OnnxModule, export_onnx
 from .strategies import available_strategies, make_strategy
@@ -125,6 +125,7 @@ def save(estimator, path, onnx=False, quantize=None):
         "params": params,
         "classes": _encode_classes(estimator.classes_),
         "backbone_name": estimator.backbone_name_,
+        "pooling": estimator.pooling_,
         "n_trainable_params": estimator.n_trainable_params_,
         "trainable_fraction": estimator.trainable_fraction_,
         "history": estimator.history_.to_list(),
@@ -227,6 +228,12 @@ def read_metadata(path):
     return metadata
 
 
+def _checked_pooling(value):
+    if value not in POOLINGS:
+        raise ValueError(f"pooling {value!r} is not one of {', '.join(POOLINGS)}")
+    return value
+
+
 def _checked_threshold(value):
     # Absent in models saved before out-of-scope detection.
     if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value)):
@@ -256,7 +263,7 @@ def _load_weights(module, path):
         ) from exc
 
 
-def _module(path, backend, metadata, strategy, config, n_classes, trust_remote_code):
+def _module(path, backend, metadata, strategy, config, n_classes, pooling, trust_remote_code):
     """The fitted module: torch weights from safetensors, or the directory's ONNX file."""
     if backend == "onnx":
         listed = metadata.get("files", {ONNX_FILE: None})
@@ -270,7 +277,7 @@ def _module(path, backend, metadata, strategy, config, n_classes, trust_remote_c
         return OnnxModule(path / ONNX_FILE)
     with quiet_transformers(0):
         encoder = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
-    module = TextClassifierModule(strategy.inference_encoder(encoder), n_classes)
+    module = TextClassifierModule(strategy.inference_encoder(encoder), n_classes, pooling=pooling)
     _load_weights(module, path)
     return module
 
@@ -317,6 +324,8 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
             **available_strategies()[params["strategy"]].attributes_from_json(
                 metadata["strategy_attributes"]),
             "backbone_name_": metadata["backbone_name"],
+            # Models saved before the pooling choice all mean-pooled.
+            "pooling_": _checked_pooling(metadata.get("pooling", "mean")),
             "tokenizer_": TextTokenizer(tokenizer, metadata["max_length"]),
             "history_": History(metadata["history"]),
             "n_trainable_params_": metadata["n_trainable_params"],
@@ -338,7 +347,7 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
             raise
         raise ModelFormatError(f"cannot load {str(path)!r}: {exc}") from exc
     module = _module(path, backend, metadata, strategy, config, len(classes),
-                     trust_remote_code)
+                     fitted["pooling_"], trust_remote_code)
     for name, value in fitted.items():
         setattr(estimator, name, value)
     estimator.module_ = module.eval()

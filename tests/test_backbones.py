@@ -7,13 +7,14 @@ refuse at the start of ``fit`` with a message naming the architecture.
 """
 
 import functools
+import importlib.util
 import shutil
 import tempfile
 
 import numpy as np
 import pytest
 import torch
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoTokenizer, pipeline
 
 from sklearn_tsft import TokenSparseClassifier
 from sklearn_tsft.backbone import default_model_path
@@ -80,6 +81,24 @@ def test_every_strategy_fits_saves_and_loads_or_refuses(architecture, strategy, 
     clf.save(tmp_path / "model")
     loaded = TokenSparseClassifier.load(tmp_path / "model")
     np.testing.assert_allclose(loaded.predict_proba(texts), probabilities, rtol=1e-5, atol=1e-6)
+    assert_exports_predict_alike(clf, texts, probabilities, tmp_path)
+
+
+def assert_exports_predict_alike(clf, texts, probabilities, tmp_path):
+    """ONNX gives the same probabilities; transformers' pipeline the same labels, or a refusal."""
+    if importlib.util.find_spec("onnxruntime"):
+        clf.export_onnx(tmp_path / "onnx")
+        onnx = TokenSparseClassifier.load(tmp_path / "onnx", backend="onnx")
+        np.testing.assert_allclose(onnx.predict_proba(texts), probabilities, rtol=1e-4, atol=1e-5)
+    if clf.strategy == "prefix":
+        with pytest.raises(ValueError, match="use save\\(\\)/load\\(\\), or another strategy"):
+            clf.export_pretrained(tmp_path / "hf")
+        return
+    clf.export_pretrained(tmp_path / "hf")
+    outputs = pipeline("text-classification", model=str(tmp_path / "hf"), device="cpu")(texts)
+    assert [out["label"] for out in outputs] == list(clf.predict(texts))
+    np.testing.assert_allclose([out["score"] for out in outputs], probabilities.max(axis=1),
+                               rtol=1e-4)
 
 
 @pytest.mark.parametrize("architecture", list(ARCHITECTURES))
@@ -104,3 +123,24 @@ def test_cached_forward_equals_the_plain_forward_and_skips_the_lower_blocks(arch
     torch.testing.assert_close(first, expected, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(again, expected, rtol=1e-4, atol=1e-5)
     assert runs == []  # the lowest block did not run once the states were cached
+
+
+@pytest.mark.parametrize("architecture, pooling", [("bert", "mean"), ("gpt2", "last"),
+                                                   ("llama", "last"), ("qwen2", "last")])
+def test_decoders_pool_their_last_token_and_encoders_their_mean(architecture, pooling):
+    texts, labels = make_texts(6)
+    clf = TokenSparseClassifier(tiny_model(architecture), strategy="head", max_epochs=1,
+                                batch_size=8, device="cpu", random_state=0).fit(texts, labels)
+    assert clf.pooling_ == clf.module_.pooling == pooling
+
+
+def test_pooling_can_be_chosen_and_survives_save_and_load(tmp_path):
+    texts, labels = make_texts(6)
+    clf = TokenSparseClassifier(tiny_model("llama"), strategy="head", pooling="mean",
+                                max_epochs=1, batch_size=8, device="cpu",
+                                random_state=0).fit(texts, labels)
+    assert clf.pooling_ == "mean"
+    clf.save(tmp_path / "model")
+    loaded = TokenSparseClassifier.load(tmp_path / "model")
+    assert loaded.pooling_ == loaded.module_.pooling == "mean"
+    np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), rtol=1e-6)

@@ -81,6 +81,7 @@ class FrozenBlockCache(TextClassifierModule):
         # stopping's saved states) are those of the plain module.
         nn.Module.__init__(self)
         self.encoder, self.dropout, self.head = module.encoder, module.dropout, module.head
+        self.pooling = module.pooling
         self.first_trained = first_trained
         # The block list by path, not as a submodule: registered twice, its
         # parameters would get a second name.
