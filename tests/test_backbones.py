@@ -144,3 +144,50 @@ def test_pooling_can_be_chosen_and_survives_save_and_load(tmp_path):
     loaded = TokenSparseClassifier.load(tmp_path / "model")
     assert loaded.pooling_ == loaded.module_.pooling == "mean"
     np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), rtol=1e-6)
+
+
+def subword_tokenizer(kind):
+    """A byte-level BPE (GPT-2, RoBERTa, Qwen2) or SentencePiece-style Unigram tokenizer, trained offline."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = make_texts(30, classes=("card", "refund", "transfer"))[0] * 3
+    specials = ["<pad>", "<eos>", "<unk>"]
+    if kind == "bpe":
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=specials,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    else:
+        tokenizer = Tokenizer(models.Unigram())
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+        tokenizer.decoder = decoders.Metaspace()
+        trainer = trainers.UnigramTrainer(vocab_size=60, special_tokens=specials,
+                                          unk_token="<unk>")
+    tokenizer.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>",
+                                   eos_token="<eos>", unk_token="<unk>")
+
+
+@pytest.mark.parametrize("kind, architecture", [("bpe", "qwen2"), ("unigram", "deberta-v2")])
+def test_subword_tokenizers_put_task_words_in_spare_embedding_rows(kind, architecture, tmp_path):
+    tokenizer = subword_tokenizer(kind)
+    config = AutoConfig.for_model(architecture, vocab_size=len(tokenizer) + 8,
+                                  **dict(ARCHITECTURES[architecture], pad_token_id=0))
+    torch.manual_seed(0)
+    AutoModel.from_config(config).save_pretrained(tmp_path / "backbone")
+    tokenizer.save_pretrained(tmp_path / "backbone")
+    texts, labels = make_texts(10, classes=("card", "refund", "transfer"))
+    clf = TokenSparseClassifier(str(tmp_path / "backbone"), max_epochs=1, batch_size=8,
+                                device="cpu", random_state=0).fit(texts, labels)
+    merged = [token for token in clf.task_tokens_ if token.slot is not None]
+    assert merged, "some task word is split into pieces by this tokenizer"
+    assert all(len(tokenizer) <= token.slot < len(tokenizer) + 8 for token in merged)
+    # No parameters added: the embedding matrix keeps its rows.
+    assert clf.module_.encoder.get_input_embeddings().num_embeddings == len(tokenizer) + 8
+    word = merged[0]
+    assert word.slot in clf.tokenizer_.tokenizer(f"why {word.word} please")["input_ids"]
+    clf.save(tmp_path / "model")
+    loaded = TokenSparseClassifier.load(tmp_path / "model")
+    np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), rtol=1e-6)

@@ -26,8 +26,8 @@ from .task_tokens import (
     assign_slots,
     describe,
     discover_task_tokens,
+    free_slots,
     initialise_slot_embeddings,
-    reserved_slots,
     with_words_in_slots,
 )
 
@@ -88,13 +88,15 @@ class TokenSparse(Strategy):
             )
         merges = {}
         if self.adaptive_tokenization:
-            if not reserved_slots(tokenizer):
+            slots = free_slots(tokenizer, encoder.get_input_embeddings().num_embeddings)
+            if not slots:
                 warnings.warn(
-                    "adaptive_tokenization: the tokenizer is not WordPiece or has no "
-                    "reserved slots ([unusedN]); task words keep their subword pieces.",
+                    "adaptive_tokenization: the tokenizer has no reserved [unusedN] entries "
+                    "and the embedding matrix no rows beyond the vocabulary; task words "
+                    "keep their subword pieces.",
                     UserWarning,
                 )
-            merges = assign_slots(groups, tokenizer)
+            merges = assign_slots(groups, slots)
             initialise_slot_embeddings(encoder.get_input_embeddings(), merges)
         self.task_tokens_ = describe(tokenizer, groups, scores, counts, merges)
         # Best group first, so a small budget keeps the strongest embedding rows.

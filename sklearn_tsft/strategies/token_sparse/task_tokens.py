@@ -6,9 +6,13 @@ statistic of its presence in a text against the text's class; groups seen in
 fewer than ``min_count`` texts are dropped so that rare noise cannot score.
 
 Adaptive tokenization gives the strongest multi-piece groups a single token
-of their own without growing the model: each takes one of the tokenizer's
-reserved slots (BERT's ``[unusedN]``) whose embedding is set to the mean of
-the pieces' embeddings.
+of their own without growing the model: each takes a free slot, whose
+embedding is set to the mean of the pieces' embeddings. Free slots are a
+WordPiece vocabulary's reserved entries (BERT's ``[unusedN]``), renamed to
+the word; else the rows of the embedding matrix that no token reaches
+(byte-level BPE and SentencePiece models such as Qwen2, DeBERTa-v3 or
+ModernBERT pad their matrix beyond the vocabulary), where the word becomes
+an added token.
 """
 
 import json
@@ -21,6 +25,7 @@ import numpy as np
 import scipy.sparse
 import torch
 from sklearn.feature_selection import chi2
+from tokenizers import AddedToken
 from tokenizers.models import WordPiece
 from transformers import AutoTokenizer
 
@@ -36,8 +41,9 @@ count : int
 pieces : tuple of str
     The subword pieces the pretrained tokenizer splits it into.
 slot : int or None
-    Vocabulary id of the reserved slot that now spells the whole word (its
-    entry renamed from ``[unusedN]`` to the word), if the word took one.
+    Vocabulary id of the free slot that now spells the whole word (a
+    reserved ``[unusedN]`` entry renamed to the word, or a spare embedding
+    row reached by an added token), if the word took one.
 
 Examples
 --------
@@ -60,6 +66,16 @@ def reserved_slots(tokenizer):
         return []
     vocab = tokenizer.get_vocab()
     return sorted(index for token, index in vocab.items() if _RESERVED.match(token))
+
+
+def spare_rows(tokenizer, n_embeddings):
+    """Ids of embedding rows that no token reaches: from ``len(tokenizer)`` to ``n_embeddings``."""
+    return list(range(len(tokenizer), n_embeddings))
+
+
+def free_slots(tokenizer, n_embeddings):
+    """Where whole task words can go: reserved WordPiece entries, else spare embedding rows."""
+    return reserved_slots(tokenizer) or spare_rows(tokenizer, n_embeddings)
 
 
 def word_groups(tokenizer, texts, max_length):
@@ -135,16 +151,16 @@ def discover_task_tokens(tokenizer, texts, labels, *, n_groups, min_count, max_l
     return [vocabulary[i] for i in best], scores[best], counts[best]
 
 
-def assign_slots(groups, tokenizer):
-    """Give each multi-piece group a reserved slot, best groups first.
+def assign_slots(groups, slots):
+    """Give each multi-piece group one of ``slots``, best groups first.
 
     Returns
     -------
     merges : dict of tuple of int to int
-        Piece ids -> id of the reserved slot that the whole word takes.
+        Piece ids -> id of the slot that the whole word takes.
     """
     multi_piece = [group for group in groups if len(group) > 1]
-    return dict(zip(multi_piece, reserved_slots(tokenizer)))
+    return dict(zip(multi_piece, slots))
 
 
 @torch.no_grad()
@@ -162,7 +178,8 @@ def describe(tokenizer, groups, scores, counts, merges):
         slot = merges.get(group)
         records.append(
             TaskToken(
-                word=tokenizer.decode(list(group)),
+                # Byte-level BPE decodes a word with its leading space.
+                word=tokenizer.decode(list(group)).strip(),
                 score=round(float(score), 4),
                 count=int(count),
                 pieces=pieces,
@@ -173,18 +190,22 @@ def describe(tokenizer, groups, scores, counts, merges):
 
 
 def with_words_in_slots(tokenizer, slots):
-    """A copy of a WordPiece tokenizer in which reserved slots spell whole words.
+    """A copy of the tokenizer in which the slots spell whole words.
 
+    In a WordPiece tokenizer the reserved entries are renamed to the words.
     WordPiece takes the longest vocabulary entry that starts a word, so a
     task word becomes its slot, and a longer word that starts with it
     becomes the slot followed by the rest (``refunds`` -> ``refund ##s``).
+    Other tokenizers get each word as an added token, matched as a whole
+    word with the space before it, whose id is its spare row.
 
     Parameters
     ----------
     tokenizer : transformers.PreTrainedTokenizerFast
-        A WordPiece tokenizer with a ``tokenizer.json``.
+        With a ``tokenizer.json``.
     slots : dict of str to int
-        Word (as the tokenizer normalises it) -> id of the reserved entry it takes.
+        Word (as the tokenizer normalises it) -> id of the slot it takes,
+        from :func:`free_slots`.
 
     Returns
     -------
@@ -192,6 +213,8 @@ def with_words_in_slots(tokenizer, slots):
     """
     if not slots:
         return tokenizer
+    if not reserved_slots(tokenizer):
+        return _with_added_words(tokenizer, slots)
     with tempfile.TemporaryDirectory() as folder:
         tokenizer.save_pretrained(folder)
         path = Path(folder) / "tokenizer.json"
@@ -202,3 +225,16 @@ def with_words_in_slots(tokenizer, slots):
             vocab[word] = slot
         path.write_text(json.dumps(state))
         return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+
+def _with_added_words(tokenizer, slots):
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer.save_pretrained(folder)
+        adapted = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    # Added tokens take the next ids in turn: the spare rows, in order.
+    for word, slot in sorted(slots.items(), key=lambda item: item[1]):
+        if slot != len(adapted):
+            raise RuntimeError(f"the word {word!r} should take id {slot}, the next free id is "
+                               f"{len(adapted)}")
+        adapted.add_tokens(AddedToken(word, single_word=True, lstrip=True, normalized=False))
+    return adapted
