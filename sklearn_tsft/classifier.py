@@ -42,6 +42,7 @@ from .backbone import (
 )
 from .calibration import fit_temperature
 from .exceptions import FitInterrupted
+from .head_init import prototype_sample, start_at_prototypes
 from .long_texts import WINDOW_POOLINGS, long_text_policy
 from .out_of_scope import OOS_SCORES, ClassGaussians, logit_scores
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
@@ -129,6 +130,13 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         takes the last token for decoder LMs (GPT-2, Llama, Qwen2, ...),
         whose causal attention lets only it see the whole text, and the
         mean for encoders.
+    head_init : {"prototypes", "random"}, default="prototypes"
+        Where the linear head starts. ``"prototypes"``: at the
+        nearest-class-mean classifier of the pretrained backbone's pooled
+        embeddings (up to 32 training texts per class, one extra forward
+        pass over them), scaled to the cross-entropy's best, so the first
+        steps already classify; ``"random"``: PyTorch's default
+        initialisation. Multi-label fits always start at random.
     max_length : int, default=128
         Texts are truncated to this many tokens.
     long_text : {"truncate", "chunk"}, default="truncate"
@@ -293,6 +301,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         lora_target_modules=None,
         num_virtual_tokens=20,
         pooling="auto",
+        head_init="prototypes",
         max_length=128,
         long_text="truncate",
         stride=32,
@@ -329,6 +338,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.lora_target_modules = lora_target_modules
         self.num_virtual_tokens = num_virtual_tokens
         self.pooling = pooling
+        self.head_init = head_init
         self.max_length = max_length
         self.long_text = long_text
         self.stride = stride
@@ -376,6 +386,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         "lora_target_modules": Checked(_check_module_names),
         "num_virtual_tokens": Interval(numbers.Integral, 1, None),
         "pooling": Options("auto", *POOLINGS),
+        "head_init": Options("prototypes", "random"),
         "max_length": Interval(numbers.Integral, 2, None),
         "long_text": Options("truncate", "chunk",
                              message="long_text must be 'truncate' or 'chunk', got {value!r}."),
@@ -551,6 +562,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             policy = self._long_text_policy(tokenizer)
             pooling = default_pooling(encoder.config) if self.pooling == "auto" else self.pooling
             module = TextClassifierModule(encoder, len(classes), pooling=pooling)
+            if self.head_init == "prototypes" and not multilabel:
+                self._start_head_at_prototypes(module, tokenizer, texts, train_idx, strata,
+                                               device, seed)
             n_backbone = sum(p.numel() for p in module.encoder.parameters())
             n_head = sum(p.numel() for p in module.head.parameters())
             items, first_windows = policy.encode(texts)
@@ -640,6 +654,13 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         # Set last: check_is_fitted and callers see a complete fit or none.
         self.classes_ = classes
         return self
+
+    def _start_head_at_prototypes(self, module, tokenizer, texts, train_idx, strata, device,
+                                  seed):
+        sample = train_idx[prototype_sample(strata[train_idx], module.head.out_features, seed)]
+        _, embeddings = self._text_outputs(module, tokenizer, [texts[i] for i in sample],
+                                           device, n_logits=module.head.out_features)
+        start_at_prototypes(module.head, embeddings, strata[sample], module.head.out_features)
 
     def _clear_fitted_attributes(self):
         for name in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:

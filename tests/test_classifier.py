@@ -419,3 +419,26 @@ def test_head_lr_reaches_the_optimizer_in_every_strategy(tiny_params, toy_data, 
     head = set(map(id, clf.module_.head.parameters()))
     assert [(lr, len(params)) for lr, params in groups if params & head] == [(0.123, len(head))]
     assert all(lr == 0.001 for lr, params in groups if not params & head)
+
+
+def test_head_starts_at_the_class_prototypes(tiny_params, toy_data):
+    from sklearn_tsft.head_init import start_at_prototypes
+
+    head = torch.nn.Linear(2, 2)
+    embeddings = np.array([[0.0, 1.0], [0.2, 1.0], [1.0, 0.0], [1.0, 0.2]])
+    start_at_prototypes(head, embeddings, np.array([0, 0, 1, 1]), 2)
+    weight, bias = head.weight.detach().numpy(), head.bias.detach().numpy()
+    # Proportional to the class means, with bias -|m|^2/2 on the same scale.
+    scale = weight[0, 1] / 1.0
+    np.testing.assert_allclose(weight, scale * np.array([[0.1, 1.0], [1.0, 0.1]]), rtol=1e-5)
+    np.testing.assert_allclose(bias, -0.5 * scale * np.array([1.01, 1.01]), rtol=1e-5)
+    assert scale > 0
+    assert (np.argmax(embeddings @ weight.T + bias, axis=1) == [0, 0, 1, 1]).all()
+
+
+def test_a_prototype_head_classifies_before_any_training(tiny_params, toy_data):
+    # One epoch at a learning rate of almost zero: the head is where it started.
+    params = dict(tiny_params, max_epochs=1, lr=1e-12, head_lr=1e-12, strategy="head")
+    started = TokenSparseClassifier(**params).fit(*toy_data).score(*toy_data)
+    unstarted = TokenSparseClassifier(**params, head_init="random").fit(*toy_data).score(*toy_data)
+    assert started >= 0.9 > unstarted

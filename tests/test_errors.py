@@ -147,7 +147,8 @@ BAD_VALUES = {
     "warmup_ratio": 1.5, "class_weight": "heavy", "validation_fraction": 1.0,
     "early_stopping": 0, "calibrate": "yes", "threshold": float("nan"), "device": "quantum",
     "accelerate": "yes", "precision": "fp8", "random_state": "seed", "verbose": -1,
-    "oos_score": "entropy", "unknown_label": [1], "unknown_rate": 0.0,
+    "oos_score": "entropy", "unknown_label": [1], "unknown_rate": 0.0, "pooling": "cls",
+    "head_init": "zeros",
 }
 
 
