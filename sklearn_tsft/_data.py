@@ -4,6 +4,19 @@ import numpy as np
 import torch
 
 
+def per_class_sample(class_index, n_classes, per_class, seed):
+    """Sorted positions of at most ``per_class`` texts of each class, drawn with ``seed``.
+
+    Examples
+    --------
+    >>> per_class_sample(np.array([0, 0, 0, 1]), 2, 2, seed=0).size
+    3
+    """
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([
+        rng.permutation(np.flatnonzero(class_index == k))[:per_class] for k in range(n_classes)]))
+
+
 class TextTokenizer:
     """Texts to token ids, as one fit trains and predicts (truncated, or in windows).
 

@@ -12,7 +12,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import hf_export, onnx_export, persistence
-from ._data import PadCollator, TokenizedTexts
+from ._data import PadCollator, TokenizedTexts, per_class_sample
 from ._device import (
     PRECISIONS,
     free_accelerator_memory,
@@ -42,9 +42,9 @@ from .backbone import (
 )
 from .calibration import fit_temperature
 from .exceptions import FitInterrupted
-from .head_init import prototype_sample, start_at_prototypes
+from .head_init import PROTOTYPE_TEXTS, start_at_prototypes
 from .long_texts import WINDOW_POOLINGS, long_text_policy
-from .out_of_scope import OOS_SCORES, ClassGaussians, logit_scores
+from .out_of_scope import GAUSSIAN_TEXTS, OOS_SCORES, ClassGaussians, logit_scores
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
 from .training import build_net, make_accelerator, resolve_max_epochs
 
@@ -621,10 +621,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
 
         temperature, unknown_threshold, gaussians = 1.0, None, None
         if self.oos_score == "mahalanobis" and not multilabel:
+            sample = train_idx[per_class_sample(strata[train_idx], len(classes),
+                                                GAUSSIAN_TEXTS, seed)]
             _, embeddings = self._text_outputs(fitted_module, tokenizer,
-                                               [texts[i] for i in train_idx], device,
+                                               [texts[i] for i in sample], device,
                                                n_logits=len(classes))
-            gaussians = ClassGaussians.fit(embeddings, strata[train_idx], len(classes))
+            gaussians = ClassGaussians.fit(embeddings, strata[sample], len(classes))
         if valid_idx is not None and (self.calibrate or self.unknown_label is not None):
             valid_logits, valid_embeddings = self._text_outputs(
                 fitted_module, tokenizer, [texts[i] for i in valid_idx], device,
@@ -657,7 +659,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
 
     def _start_head_at_prototypes(self, module, tokenizer, texts, train_idx, strata, device,
                                   seed):
-        sample = train_idx[prototype_sample(strata[train_idx], module.head.out_features, seed)]
+        sample = train_idx[per_class_sample(strata[train_idx], module.head.out_features,
+                                            PROTOTYPE_TEXTS, seed)]
         _, embeddings = self._text_outputs(module, tokenizer, [texts[i] for i in sample],
                                            device, n_logits=module.head.out_features)
         start_at_prototypes(module.head, embeddings, strata[sample], module.head.out_features)

@@ -19,14 +19,6 @@ from scipy.special import log_softmax
 PROTOTYPE_TEXTS = 32
 
 
-def prototype_sample(class_index, n_classes, seed):
-    """Positions of at most ``PROTOTYPE_TEXTS`` texts of each class, drawn with ``seed``."""
-    rng = np.random.default_rng(seed)
-    return np.sort(np.concatenate([
-        rng.permutation(np.flatnonzero(class_index == k))[:PROTOTYPE_TEXTS]
-        for k in range(n_classes)]))
-
-
 def prototype_logits(embeddings, class_index, means, counts):
     """Unscaled nearest-mean logits, each text's own class mean taken without it."""
     logits = embeddings @ means.T - 0.5 * (means ** 2).sum(axis=1)

@@ -14,6 +14,9 @@ from scipy.special import logsumexp, softmax
 from sklearn.covariance import LedoitWolf
 
 OOS_SCORES = ("energy", "max_proba", "mahalanobis")
+# Training texts per class whose embeddings fit the class Gaussians: the
+# extra forward pass stays a small part of a fit on large data.
+GAUSSIAN_TEXTS = 100
 
 
 def logit_scores(logits, method):
