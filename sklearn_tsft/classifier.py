@@ -192,14 +192,16 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     threshold : float in (0, 1), default=0.5
         Multi-label only: ``predict`` marks a label when its probability is
         at least this.
-    oos_score : {"energy", "max_proba", "mahalanobis"}, default="energy"
-        What :meth:`score_samples` measures: ``"energy"`` is the
-        log-sum-exp of the logits, ``"max_proba"`` the largest class
-        probability, ``"mahalanobis"`` minus the squared Mahalanobis
+    oos_score : {"mahalanobis", "energy", "max_proba"}, default="mahalanobis"
+        What :meth:`score_samples` measures, higher for texts like the
+        training classes: ``"mahalanobis"``, minus the squared Mahalanobis
         distance of the pooled embedding to the nearest class mean (class
-        means and a shared covariance fitted on the training texts, one
-        extra pass over them at the end of ``fit``, only with this value).
-        All are higher for texts like the training classes.
+        means and a shared covariance fitted at the end of ``fit`` on up
+        to 100 training texts per class, one extra forward pass over
+        them; chosen by measurement, see ``docs/benchmarks.md``);
+        ``"energy"``, the log-sum-exp of the logits; ``"max_proba"``, the
+        largest class probability. The two logit scores can also be
+        chosen after fitting.
     unknown_label : object or None, default=None
         When set, ``predict`` answers this label for texts whose
         :meth:`score_samples` falls below ``unknown_threshold_`` (out of
@@ -317,7 +319,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         early_stopping=None,
         calibrate=False,
         threshold=0.5,
-        oos_score="energy",
+        oos_score="mahalanobis",
         unknown_label=None,
         unknown_rate=0.05,
         device="auto",

@@ -203,7 +203,7 @@ def test_evaluate_reports_out_of_scope_detection(train_csv, tiny_backbone, tmp_p
     clf = TokenSparseClassifier.load(out)
     recall = np.mean(clf.predict(unseen) == "other")
     assert f"out-of-scope recall: {recall:.4f} (6 texts labelled 'other')" in report
-    assert "in-scope accuracy: " in report and "out-of-scope AUROC (energy): " in report
+    assert "in-scope accuracy: " in report and "out-of-scope AUROC (mahalanobis): " in report
 
 
 def test_explain_writes_each_word_and_its_contribution(model_dir, train_csv, tmp_path):

@@ -22,8 +22,13 @@ PARAMS = dict(max_epochs=6, batch_size=8, head_lr=1e-1, random_state=0, device="
 @pytest.fixture(scope="module", params=["energy", "mahalanobis"])
 def scoped(tiny_backbone, request):
     texts, labels = make_texts(20, classes=CLASSES)
+    # The logit scores with a head started at random: a head started at the
+    # class prototypes has logits that grow with the embedding's norm, large
+    # for the tiny random backbone's unseen words (docs/user_guide.md).
+    head_init = "random" if request.param == "energy" else "prototypes"
     params = dict(PARAMS, model=tiny_backbone, strategy="full", lr=3e-3, validation_fraction=0.25,
-                  unknown_label="none of these", unknown_rate=0.1, oos_score=request.param)
+                  unknown_label="none of these", unknown_rate=0.1, oos_score=request.param,
+                  head_init=head_init)
     return TokenSparseClassifier(**params).fit(texts, labels)
 
 
@@ -55,11 +60,28 @@ def test_class_gaussians_fit_class_means_and_a_shrunk_shared_covariance():
     assert np.all(np.linalg.eigvalsh(gaussians.precision) > 0)
 
 
-def test_mahalanobis_needs_its_statistics_from_fit(fitted_tiny, toy_data):
-    assert fitted_tiny.embedding_means_ is None
-    clf = copy.deepcopy(fitted_tiny).set_params(oos_score="mahalanobis")
+def test_mahalanobis_needs_its_statistics_from_fit(tiny_params, toy_data):
+    clf = TokenSparseClassifier(**dict(tiny_params, max_epochs=1, oos_score="energy"))
+    clf.fit(*toy_data)
+    assert clf.embedding_means_ is None
+    clf.set_params(oos_score="mahalanobis")
     with pytest.raises(ValueError, match="refit with it, or choose oos_score='energy'"):
         clf.score_samples(toy_data[0])
+
+
+def test_class_gaussians_come_from_the_fitted_embeddings(fitted_tiny, toy_data):
+    from sklearn_tsft.backbone import LogitsAndEmbedding
+
+    assert fitted_tiny.oos_score == "mahalanobis"
+    texts, labels = toy_data
+    # 20 texts per class, under the cap: every training text counts.
+    ids = fitted_tiny.tokenizer_.encode([texts[i] for i in np.flatnonzero(labels == "card")])
+    from sklearn_tsft.inference import predict_logits
+
+    outputs = predict_logits(LogitsAndEmbedding(fitted_tiny.module_), ids, pad_token_id=0,
+                             batch_size=8, device="cpu", precision="fp32")
+    np.testing.assert_allclose(fitted_tiny.embedding_means_[0], outputs[:, 2:].mean(axis=0),
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_threshold_rejects_the_asked_share_of_held_out_texts(scoped):
