@@ -130,13 +130,16 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         takes the last token for decoder LMs (GPT-2, Llama, Qwen2, ...),
         whose causal attention lets only it see the whole text, and the
         mean for encoders.
-    head_init : {"prototypes", "random"}, default="prototypes"
-        Where the linear head starts. ``"prototypes"``: at the
-        nearest-class-mean classifier of the pretrained backbone's pooled
-        embeddings (up to 32 training texts per class, one extra forward
-        pass over them), scaled to the cross-entropy's best, so the first
-        steps already classify; ``"random"``: PyTorch's default
-        initialisation. Multi-label fits always start at random.
+    head_init : {"random", "prototypes"}, default="random"
+        Where the linear head starts. ``"random"``: PyTorch's default
+        initialisation. ``"prototypes"``: at the nearest-class-mean
+        classifier of the pretrained backbone's pooled embeddings (up to
+        32 training texts per class, one extra forward pass over them),
+        scaled to the leave-one-out cross-entropy's best. It helps few-shot
+        data whose classes the pretrained embeddings already separate
+        (sms_spam), and fails where they do not (rotten_tomatoes: the scale
+        and the backbone's gradients collapse); see ``docs/method.md``.
+        Multi-label fits always start at random.
     max_length : int, default=128
         Texts are truncated to this many tokens.
     long_text : {"truncate", "chunk"}, default="truncate"
@@ -303,7 +306,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         lora_target_modules=None,
         num_virtual_tokens=20,
         pooling="auto",
-        head_init="prototypes",
+        head_init="random",
         max_length=128,
         long_text="truncate",
         stride=32,
@@ -388,7 +391,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         "lora_target_modules": Checked(_check_module_names),
         "num_virtual_tokens": Interval(numbers.Integral, 1, None),
         "pooling": Options("auto", *POOLINGS),
-        "head_init": Options("prototypes", "random"),
+        "head_init": Options("random", "prototypes"),
         "max_length": Interval(numbers.Integral, 2, None),
         "long_text": Options("truncate", "chunk",
                              message="long_text must be 'truncate' or 'chunk', got {value!r}."),

@@ -95,8 +95,10 @@ def state_of(path, texts, expected, backend):
     except ModelFormatError:
         return "refused"
     predicted, probabilities = loaded.predict(texts), loaded.predict_proba(texts)
+    # onnxruntime's float arithmetic differs from torch's in the last digits.
     matches = [name for name, (labels, proba) in expected.items()
-               if np.array_equal(predicted, labels) and np.allclose(probabilities, proba)]
+               if np.array_equal(predicted, labels)
+               and np.allclose(probabilities, proba, rtol=1e-4, atol=1e-6)]
     assert matches, "the directory loads as neither the old model nor the new one"
     return matches[0]
 

@@ -22,13 +22,8 @@ PARAMS = dict(max_epochs=6, batch_size=8, head_lr=1e-1, random_state=0, device="
 @pytest.fixture(scope="module", params=["energy", "mahalanobis"])
 def scoped(tiny_backbone, request):
     texts, labels = make_texts(20, classes=CLASSES)
-    # The logit scores with a head started at random: a head started at the
-    # class prototypes has logits that grow with the embedding's norm, large
-    # for the tiny random backbone's unseen words (docs/user_guide.md).
-    head_init = "random" if request.param == "energy" else "prototypes"
     params = dict(PARAMS, model=tiny_backbone, strategy="full", lr=3e-3, validation_fraction=0.25,
-                  unknown_label="none of these", unknown_rate=0.1, oos_score=request.param,
-                  head_init=head_init)
+                  unknown_label="none of these", unknown_rate=0.1, oos_score=request.param)
     return TokenSparseClassifier(**params).fit(texts, labels)
 
 
