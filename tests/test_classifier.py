@@ -439,6 +439,6 @@ def test_head_starts_at_the_class_prototypes(tiny_params, toy_data):
 def test_a_prototype_head_classifies_before_any_training(tiny_params, toy_data):
     # One epoch at a learning rate of almost zero: the head is where it started.
     params = dict(tiny_params, max_epochs=1, lr=1e-12, head_lr=1e-12, strategy="head")
-    started = TokenSparseClassifier(**params).fit(*toy_data).score(*toy_data)
-    unstarted = TokenSparseClassifier(**params, head_init="random").fit(*toy_data).score(*toy_data)
+    started = TokenSparseClassifier(**params, head_init="prototypes").fit(*toy_data).score(*toy_data)
+    unstarted = TokenSparseClassifier(**params).fit(*toy_data).score(*toy_data)
     assert started >= 0.9 > unstarted
