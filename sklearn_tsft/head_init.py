@@ -6,7 +6,12 @@ mean, so the first optimizer steps already classify and the backbone's
 first gradients are not those of a random head. The scale ``s`` is the one
 that minimises the cross-entropy of leave-one-out prototypes (each text
 scored against its class mean without itself), so the start is neither
-flat nor overconfident.
+flat nor overconfident; but never below the scale at which the rows, taken
+from the mean of the class means (which changes no probability), are as
+long as a randomly started head's: the backbone's gradients go through the
+rows' differences, and prototypes of classes that the pretrained
+embeddings do not separate would otherwise start a head too flat to train
+the backbone.
 """
 
 import numpy as np
@@ -62,6 +67,9 @@ def start_at_prototypes(head, embeddings, class_index, n_classes):
     counts = np.bincount(class_index, minlength=n_classes)
     means = np.stack([embeddings[class_index == k].mean(axis=0) for k in range(n_classes)])
     scale = fit_scale(prototype_logits(embeddings, class_index, means, counts), class_index)
-    head.weight.copy_(torch.as_tensor(scale * means, dtype=head.weight.dtype))
+    rows = means - means.mean(axis=0)
+    # PyTorch starts a row uniform in +-1/sqrt(fan_in): of length 1/sqrt(3).
+    scale = max(scale, 1 / (np.sqrt(3) * np.linalg.norm(rows, axis=1).mean()))
+    head.weight.copy_(torch.as_tensor(scale * rows, dtype=head.weight.dtype))
     head.bias.copy_(torch.as_tensor(-0.5 * scale * (means ** 2).sum(axis=1),
                                     dtype=head.bias.dtype))

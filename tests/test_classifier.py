@@ -428,11 +428,13 @@ def test_head_starts_at_the_class_prototypes(tiny_params, toy_data):
     embeddings = np.array([[0.0, 1.0], [0.2, 1.0], [1.0, 0.0], [1.0, 0.2]])
     start_at_prototypes(head, embeddings, np.array([0, 0, 1, 1]), 2)
     weight, bias = head.weight.detach().numpy(), head.bias.detach().numpy()
-    # Proportional to the class means, with bias -|m|^2/2 on the same scale.
-    scale = weight[0, 1] / 1.0
-    np.testing.assert_allclose(weight, scale * np.array([[0.1, 1.0], [1.0, 0.1]]), rtol=1e-5)
+    # Proportional to the class means less their mean, with bias -|m|^2/2 on the same scale.
+    scale = weight[0, 1] / 0.45
+    np.testing.assert_allclose(weight, scale * np.array([[-0.45, 0.45], [0.45, -0.45]]),
+                               rtol=1e-5)
     np.testing.assert_allclose(bias, -0.5 * scale * np.array([1.01, 1.01]), rtol=1e-5)
-    assert scale > 0
+    # At least as long as a random start's rows (1/sqrt(3)).
+    assert np.linalg.norm(weight, axis=1).min() >= 1 / np.sqrt(3) - 1e-6
     assert (np.argmax(embeddings @ weight.T + bias, axis=1) == [0, 0, 1, 1]).all()
 
 
