@@ -102,6 +102,22 @@ def assert_exports_predict_alike(clf, texts, probabilities, tmp_path):
 
 
 @pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_depth_schedule_trains_its_last_epochs_on_cached_states(architecture, monkeypatch):
+    from sklearn_tsft.strategies.frozen_blocks import FrozenBlockCache
+    from sklearn_tsft.strategies.token_sparse import TokenSparse
+
+    views, narrow = [], TokenSparse.narrow
+    monkeypatch.setattr(TokenSparse, "narrow",
+                        lambda self, module: views.append(narrow(self, module)) or views[-1])
+    texts, labels = make_texts(6)
+    clf = TokenSparseClassifier(tiny_model(architecture), max_epochs=3, batch_size=8,
+                                device="cpu", random_state=0).fit(texts, labels)
+    [view] = views
+    assert isinstance(view, FrozenBlockCache) and len(view._cache) == len(texts)
+    assert np.isfinite(clf.predict_proba(texts)).all()
+
+
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
 def test_cached_forward_equals_the_plain_forward_and_skips_the_lower_blocks(architecture):
     from sklearn_tsft.backbone import TextClassifierModule, block_names, load_backbone
     from sklearn_tsft.strategies.frozen_blocks import FrozenBlockCache
