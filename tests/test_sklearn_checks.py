@@ -42,6 +42,9 @@ class DigitsAsText(TokenSparseClassifier):
     def _logits(self, X):
         return super()._logits(self._as_text(X))
 
+    def _logits_and_embeddings(self, X):
+        return super()._logits_and_embeddings(self._as_text(X))
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = True
