@@ -84,9 +84,11 @@ def summary(frame):
     """Markdown: per strategy and score, mean AUROC and recall (and in-scope accuracy)."""
     table = frame.groupby(["strategy", "score"], sort=False).agg(
         in_scope_accuracy=("in_scope_accuracy", "mean"), auroc=("auroc", "mean"),
-        recall_at_5=("recall_at_5", "mean"), seeds=("seed", "count"))
+        auroc_std=("auroc", "std"), recall_at_5=("recall_at_5", "mean"),
+        seeds=("seed", "count")).reset_index()
     table[["in_scope_accuracy", "recall_at_5"]] *= 100
-    return table.to_markdown(floatfmt=(".1f", ".1f", ".4f", ".1f", ".0f"))
+    return table.to_markdown(index=False,
+                             floatfmt=("", "", ".1f", ".4f", ".4f", ".1f", ".0f"))
 
 
 def main(argv=None):
