@@ -4,7 +4,7 @@ from ._optional import import_optional
 
 # Horizontal gap between words and vertical step between lines, in units of
 # the height of one word's box.
-_WORD_GAP = 0.4
+_WORD_GAP = 0.5
 _LINE_STEP = 1.8
 
 
@@ -44,18 +44,22 @@ def plot_explanation(explanation, ax=None, *, cmap="RdBu", max_contribution=None
     limit = max_contribution or max((abs(c) for _, c in explanation), default=0.0) or 1.0
     shade = Normalize(-limit, limit, clip=True)
     colormap = colormaps[cmap] if isinstance(cmap, str) else cmap
+    # Words are placed in points from the axes' top-left corner, so a later
+    # change of the figure's layout (tight_layout) moves them together.
     renderer = ax.figure.canvas.get_renderer()
-    to_axes = ax.transAxes.inverted()
-    x, y = 0.0, 1.0
+    points = 72 / ax.figure.dpi
+    line_width = ax.get_window_extent(renderer).width * points
+    x, y = 0.0, 0.0
     for word, contribution in explanation:
         level = shade(contribution)
-        text = ax.text(x, y, word, transform=ax.transAxes, ha="left", va="top",
-                       fontsize=fontsize, color="white" if abs(level - 0.5) > 0.35 else "black",
-                       bbox={"facecolor": colormap(level), "edgecolor": "none", "pad": 2})
-        box = text.get_window_extent(renderer).transformed(to_axes)
-        if box.x1 > 1 and x > 0:
-            x, y = 0.0, y - _LINE_STEP * box.height
+        text = ax.annotate(word, xy=(0, 1), xycoords="axes fraction", xytext=(x, y),
+                           textcoords="offset points", ha="left", va="top", fontsize=fontsize,
+                           color="white" if abs(level - 0.5) > 0.35 else "black",
+                           bbox={"facecolor": colormap(level), "edgecolor": "none", "pad": 2})
+        box = text.get_window_extent(renderer)
+        width, height = box.width * points, box.height * points
+        if x > 0 and x + width > line_width:
+            x, y = 0.0, y - _LINE_STEP * height
             text.set_position((x, y))
-            box = text.get_window_extent(renderer).transformed(to_axes)
-        x = box.x1 + _WORD_GAP * box.height
+        x += width + _WORD_GAP * height
     return ax
