@@ -702,6 +702,13 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             n_logits=self.n_classes_)
         return logits / self.temperature_, embeddings
 
+    def _logits_and_scope_scores(self, X):
+        # The embeddings pass only where the score needs it.
+        gaussians = self._fitted_gaussians()
+        logits, embeddings = ((self._logits(X), None) if gaussians is None
+                              else self._logits_and_embeddings(X))
+        return logits, self._scope_scores(logits, embeddings, gaussians)
+
     def _scope_scores(self, logits, embeddings, gaussians):
         if self.oos_score == "mahalanobis":
             return gaussians.scores(embeddings)
@@ -793,9 +800,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"unknown_threshold_ was set with oos_score={self.unknown_score_!r}, but "
                 f"oos_score is now {self.oos_score!r}: set it back, or refit.")
-        logits, embeddings = self._logits_and_embeddings(X)
+        logits, scores = self._logits_and_scope_scores(X)
         labels = self.classes_[np.argmax(logits, axis=1)].astype(object)
-        scores = self._scope_scores(logits, embeddings, self._fitted_gaussians())
         labels[scores < self.unknown_threshold_] = self.unknown_label
         return labels
 
@@ -866,10 +872,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "score_samples is for one label per text; a multi-label model has no single "
                 "class to be in scope of. Use predict_proba.")
-        gaussians = self._fitted_gaussians()
-        if gaussians is None:
-            return logit_scores(self._logits(X), self.oos_score)
-        return gaussians.scores(self._logits_and_embeddings(X)[1])
+        return self._logits_and_scope_scores(X)[1]
 
     def save(self, path):
         """Write the fitted estimator to a directory, without pickle.
