@@ -46,7 +46,7 @@ from .head_init import PROTOTYPE_TEXTS, start_at_prototypes
 from .long_texts import WINDOW_POOLINGS, long_text_policy
 from .out_of_scope import GAUSSIAN_TEXTS, OOS_SCORES, ClassGaussians, logit_scores
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
-from .training import build_net, make_accelerator, resolve_max_epochs
+from .training import build_net, make_accelerator, resolve_max_epochs, training_steps
 
 
 def _check_unknown_label_type(value):
@@ -608,9 +608,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 # Accelerate wraps the module: a strategy that changes the
                 # module mid-training (token_sparse's depth schedule) would
                 # break either.
-                strategy_callbacks=(strategy.training_callbacks(max_epochs)
-                                    if self.early_stopping is None and accelerator is None
-                                    else ()),
+                strategy_callbacks=(
+                    strategy.training_callbacks(
+                        training_steps(len(train_idx), self.batch_size, max_epochs))
+                    if self.early_stopping is None and accelerator is None else ()),
             )
             try:
                 net.fit(train_data, y=None)

@@ -30,6 +30,15 @@ MIN_EPOCHS = 3
 MIN_STEPS = 100
 
 
+def training_steps(n_train, batch_size, max_epochs):
+    """Optimizer steps of a fit: batches per epoch (the last may be short) x epochs.
+
+    >>> training_steps(n_train=500, batch_size=32, max_epochs=7)
+    112
+    """
+    return int(np.ceil(n_train / batch_size)) * max_epochs
+
+
 def resolve_max_epochs(max_epochs, n_train, batch_size):
     """The number of passes a fit makes; ``"auto"`` is sized by the data.
 
@@ -276,8 +285,7 @@ def build_net(
     -------
     net : TextClassifierNet
     """
-    steps_per_epoch = int(np.ceil(n_train / batch_size))
-    total_steps = steps_per_epoch * max_epochs
+    total_steps = training_steps(n_train, batch_size, max_epochs)
     callbacks = [
         (
             "lr_schedule",

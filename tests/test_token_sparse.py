@@ -274,12 +274,12 @@ def test_auto_depth_trains_every_block_first_then_only_the_top(tiny_backbone, da
 
     monkeypatch.setattr(TokenSparse, "narrow", spy)
     clf = sparse(tiny_backbone, max_epochs=3, sparsity=0.2).fit(*data)
-    [(view, frozen_below)] = views  # after epoch 1 of 3
+    [(view, frozen_below)] = views  # after the first third of the optimizer steps
     assert isinstance(view, FrozenBlockCache) and view.first_trained == 1  # top 1 of 2 blocks
     # Phase one reached the bottom: task-token embedding rows and block 0 rows were chosen.
     assert "embeddings.word_embeddings" in clf.selected_rows_
     assert any(name.startswith("encoder.layer.0.") for name in clf.selected_rows_)
-    # Merged at the switch and frozen after it: the lower weights are those of epoch 1.
+    # Merged at the switch and frozen after it: the lower weights are those of the switch.
     final = dict(clf.module_.named_parameters())
     for name, value in frozen_below.items():
         torch.testing.assert_close(final[name], value, rtol=0, atol=0)
@@ -289,9 +289,25 @@ def test_auto_depth_trains_every_block_first_then_only_the_top(tiny_backbone, da
                            pretrained.get_input_embeddings().weight[rows])
 
 
-@pytest.mark.parametrize("params", [dict(max_epochs=1), dict(n_layers=None),
+def test_depth_switch_comes_after_its_number_of_training_steps():
+    from types import SimpleNamespace
+
+    from sklearn_tsft.strategies.token_sparse import NarrowAfterStep
+
+    net = SimpleNamespace(module_="full depth")
+    switch = NarrowAfterStep(3, lambda module: f"narrowed {module}")
+    switch.on_train_begin(net)
+    seen = []
+    for training in (True, False, True, False, True, True, True):
+        switch.on_batch_end(net, training=training)
+        seen.append(net.module_)
+    # Validation batches do not count; the switch happens once, at the third step.
+    assert seen == ["full depth"] * 4 + ["narrowed full depth"] * 3
+
+
+@pytest.mark.parametrize("params", [dict(max_epochs=1, batch_size=64), dict(n_layers=None),
                                     dict(validation_fraction=0.25, early_stopping=2)])
-def test_no_depth_switch_without_epochs_after_it_or_with_early_stopping(tiny_backbone, data,
+def test_no_depth_switch_without_steps_after_it_or_with_early_stopping(tiny_backbone, data,
                                                                         monkeypatch, params):
     from sklearn_tsft.strategies.token_sparse import TokenSparse
 

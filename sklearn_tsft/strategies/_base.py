@@ -40,8 +40,11 @@ class Strategy:
         """
         raise NotImplementedError
 
-    def training_callbacks(self, max_epochs):
-        """skorch callbacks the strategy needs during training, as ``(name, callback)``."""
+    def training_callbacks(self, n_steps):
+        """skorch callbacks the strategy needs during training, as ``(name, callback)``.
+
+        ``n_steps`` is the number of optimizer steps the fit will make.
+        """
         return []
 
     def finalize(self, module):

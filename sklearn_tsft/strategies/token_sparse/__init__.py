@@ -35,21 +35,28 @@ from .task_tokens import (
 # rankings, few enough to cost a small fraction of one epoch.
 SELECTION_TEXTS = 256
 SELECTION_BATCH_SIZE = 32
-# n_layers="auto": the share of the epochs trained at full depth before the
-# lower blocks are merged, frozen and cached.
+# n_layers="auto": the share of the optimizer steps trained at full depth,
+# and the share of the blocks (at least one) that train after it, when the
+# lower ones are merged, frozen and cached.
 FULL_DEPTH_SHARE = 1 / 3
+NARROWED_BLOCKS_SHARE = 1 / 3
 
 
-class NarrowAfterEpoch(Callback):
-    """After ``epoch`` epochs, train ``narrow(module)`` instead of the module."""
+class NarrowAfterStep(Callback):
+    """After ``step`` optimizer steps, train ``narrow(module)`` instead of the module."""
 
-    def __init__(self, epoch, narrow):
-        self.epoch = epoch
+    def __init__(self, step, narrow):
+        self.step = step
         self.narrow = narrow
 
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.epoch:
-            net.module_ = self.narrow(net.module_)
+    def on_train_begin(self, net, **kwargs):
+        self.steps_done_ = 0
+
+    def on_batch_end(self, net, training=None, **kwargs):
+        if training:
+            self.steps_done_ += 1
+            if self.steps_done_ == self.step:
+                net.module_ = self.narrow(net.module_)
 
 
 def min_count(n_texts):
@@ -124,7 +131,8 @@ class TokenSparse(Strategy):
         # "auto" starts at full depth and narrows later (training_callbacks).
         lowest = lowest_trained_block(None if self.n_layers == "auto" else self.n_layers,
                                       len(blocks))
-        self._narrowed_depth = (lowest_trained_block("auto", len(blocks))
+        narrowed_blocks = max(1, round(NARROWED_BLOCKS_SHARE * len(blocks)))
+        self._narrowed_depth = (len(blocks) - narrowed_blocks
                                 if self.n_layers == "auto" else None)
         layers = {}
         for name, layer in linear_layers(encoder).items():
@@ -158,11 +166,11 @@ class TokenSparse(Strategy):
         first_trained = min((block_of(name, blocks) or 0) for name in rows) if rows else 0
         return with_frozen_block_cache(module, first_trained)
 
-    def training_callbacks(self, max_epochs):
-        epoch = max(1, round(FULL_DEPTH_SHARE * max_epochs))
-        if self._narrowed_depth is None or epoch >= max_epochs:
+    def training_callbacks(self, n_steps):
+        step = max(1, round(FULL_DEPTH_SHARE * n_steps))
+        if self._narrowed_depth is None or step >= n_steps:
             return []
-        return [("depth_schedule", NarrowAfterEpoch(epoch, self.narrow))]
+        return [("depth_schedule", NarrowAfterStep(step, self.narrow))]
 
     def narrow(self, module):
         """Merge and freeze what lies below the top blocks; return the cached training view.
