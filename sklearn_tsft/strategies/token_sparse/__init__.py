@@ -38,8 +38,8 @@ SELECTION_BATCH_SIZE = 32
 # n_layers="auto": the share of the optimizer steps trained at full depth,
 # and the share of the blocks (at least one) that train after it, when the
 # lower ones are merged, frozen and cached.
-FULL_DEPTH_SHARE = 1 / 3
-NARROWED_BLOCKS_SHARE = 1 / 3
+FULL_DEPTH_SHARE = 1 / 4
+NARROWED_BLOCKS_SHARE = 1 / 6
 
 
 class NarrowAfterStep(Callback):
