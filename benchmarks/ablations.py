@@ -17,6 +17,8 @@ process only; the library has no switch for them. Run from the repository
 root, e.g.::
 
     python benchmarks/ablations.py --dataset rotten_tomatoes --n-train 1000 --n-test 1000
+
+and few-shot, ten texts per label: ``--per-class 10``.
 """
 
 import argparse
@@ -77,6 +79,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="rotten_tomatoes")
     parser.add_argument("--n-train", type=int, default=1000)
+    parser.add_argument("--per-class", type=int,
+                        help="few-shot: this many training texts per label instead of --n-train")
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--max-epochs", type=parse_epochs, default="auto")
@@ -85,8 +89,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     folder = data_dir() / args.dataset
     split = read_split(folder / "train.csv", folder / "test.csv", "text",
-                       LABEL_COLUMNS.get(args.dataset, "label"), n_train=args.n_train,
-                       n_test=args.n_test)
+                       LABEL_COLUMNS.get(args.dataset, "label"),
+                       n_train=None if args.per_class else args.n_train,
+                       per_class=args.per_class, n_test=args.n_test)
     common = {"model": "default", "max_epochs": args.max_epochs, "verbose": 0}
     jobs = [(variant, seed) for seed in args.seeds for variant in args.variants]
     rows = []
@@ -98,11 +103,13 @@ def main(argv=None):
     frame = pd.DataFrame(rows)
     reference = frame[frame.variant == "full"].fit_s.mean()
     table = frame.groupby("variant", sort=False).agg(
-        accuracy=("accuracy", "mean"), macro_f1=("macro_f1", "mean"), fit_s=("fit_s", "mean"),
+        accuracy=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
+        macro_f1=("macro_f1", "mean"), macro_f1_std=("macro_f1", "std"), fit_s=("fit_s", "mean"),
         trainable_fraction=("trainable_fraction", "mean"))
     table["fit_ratio"] = table.fit_s / reference
     print(table.to_markdown(floatfmt=".4f"))
-    stem = f"ablations-{args.dataset}-{len(split[0])}"
+    size = f"{args.per_class}pc" if args.per_class else len(split[0])
+    stem = f"ablations-{args.dataset}-{size}"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{stem}.json").write_text(json.dumps(
         {"settings": {key: str(value) for key, value in vars(args).items()}, "rows": rows},
