@@ -9,7 +9,8 @@ fitted in a fresh process with the same split, seeds and epochs:
   not only task tokens';
 * ``no_adaptive_tokenization``: task words keep their subword pieces;
 * ``n_layers=3`` / ``n_layers=None``: rows in the top half / every block
-  (the default is the top third, 2 of MiniLM's 6);
+  throughout (the default's schedule: every block for the first quarter
+  of the steps, then the top block of MiniLM's 6);
 * ``full``: end-to-end finetuning, the reference.
 
 The first two replace the selection's scoring function inside the child

@@ -113,9 +113,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         and their outputs reused across epochs, which is where most of the
         training time is saved. ``None``: all blocks, and the task tokens'
         embedding rows train too. ``"auto"``: all blocks and the task
-        tokens' embedding rows for the first third of the epochs, then the
-        top third of the blocks only (the rows below are merged, frozen and
-        cached); without the schedule when ``early_stopping`` is set or
+        tokens' embedding rows for the first quarter of the optimizer
+        steps, then the top sixth of the blocks only, at least one (the
+        rows below are merged, frozen and cached); without the schedule when ``early_stopping`` is set or
         under Accelerate, where it is all blocks throughout.
     lora_r, lora_alpha, lora_dropout : int, float, float, default=8, 16, 0.1
         ``lora`` only: rank, scaling and dropout of the LoRA adapters.
