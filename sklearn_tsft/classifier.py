@@ -115,8 +115,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         embedding rows train too. ``"auto"``: all blocks and the task
         tokens' embedding rows for the first quarter of the optimizer
         steps, then the top sixth of the blocks only, at least one (the
-        rows below are merged, frozen and cached); without the schedule when ``early_stopping`` is set or
-        under Accelerate, where it is all blocks throughout.
+        rows below are merged, frozen and cached); without the schedule
+        when ``early_stopping`` is set or under Accelerate, where it is
+        all blocks throughout.
     lora_r, lora_alpha, lora_dropout : int, float, float, default=8, 16, 0.1
         ``lora`` only: rank, scaling and dropout of the LoRA adapters.
     lora_target_modules : list of str or None, default=None
