@@ -67,8 +67,7 @@ def resolve_max_epochs(max_epochs, n_train, batch_size):
     """
     if max_epochs != "auto":
         return max_epochs
-    steps_per_epoch = int(np.ceil(n_train / batch_size))
-    needed = int(np.ceil(MIN_STEPS / steps_per_epoch))
+    needed = int(np.ceil(MIN_STEPS / training_steps(n_train, batch_size, max_epochs=1)))
     return max(MIN_EPOCHS, needed)
 
 

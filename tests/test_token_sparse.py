@@ -274,7 +274,7 @@ def test_auto_depth_trains_every_block_first_then_only_the_top(tiny_backbone, da
 
     monkeypatch.setattr(TokenSparse, "narrow", spy)
     clf = sparse(tiny_backbone, max_epochs=3, sparsity=0.2).fit(*data)
-    [(view, frozen_below)] = views  # after the first third of the optimizer steps
+    [(view, frozen_below)] = views  # after the first quarter of the optimizer steps
     assert isinstance(view, FrozenBlockCache) and view.first_trained == 1  # top 1 of 2 blocks
     # Phase one reached the bottom: task-token embedding rows and block 0 rows were chosen.
     assert "embeddings.word_embeddings" in clf.selected_rows_

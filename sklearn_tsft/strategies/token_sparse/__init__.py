@@ -132,7 +132,7 @@ class TokenSparse(Strategy):
         lowest = lowest_trained_block(None if self.n_layers == "auto" else self.n_layers,
                                       len(blocks))
         narrowed_blocks = max(1, round(NARROWED_BLOCKS_SHARE * len(blocks)))
-        self._narrowed_depth = (len(blocks) - narrowed_blocks
+        self._narrowed_depth = (lowest_trained_block(narrowed_blocks, len(blocks))
                                 if self.n_layers == "auto" else None)
         layers = {}
         for name, layer in linear_layers(encoder).items():
