@@ -309,6 +309,21 @@ def markdown(summary, runs):
     return "\n".join(lines) + "\n\n" + targets_markdown(default)
 
 
+def margin_error(ours, theirs):
+    """Standard error (points) of the difference of two cells' seed means.
+
+    Welch's: the seeds of two strategies are independent fits, so the
+    variances of the two means add. NaN where a cell has a single seed.
+
+    >>> from types import SimpleNamespace as Cell
+    >>> ours, theirs = Cell(score_std=0.03, n_seeds=3), Cell(score_std=0.04, n_seeds=3)
+    >>> float(round(margin_error(ours, theirs), 2))
+    2.89
+    """
+    return 100 * np.sqrt(ours.score_std ** 2 / ours.n_seeds
+                         + theirs.score_std ** 2 / theirs.n_seeds)
+
+
 def targets(default):
     """Per dataset and size: token_sparse's margins against the rivals (points)."""
     out = []
@@ -321,16 +336,23 @@ def targets(default):
         def margin(run):
             return 100 * (ours.score - by_run.loc[run].score) if run in by_run.index else np.nan
 
+        def error(run):
+            return margin_error(ours, by_run.loc[run]) if run in by_run.index else np.nan
+
         peft = [run for run in ("lora", "bitfit") if run in by_run.index]
+        best_peft = min(peft, key=margin, default=None)
         out.append({
             "dataset": dataset, "size": size,
             "vs_full": margin(REFERENCE),
-            "vs_best_peft": min((margin(run) for run in peft), default=np.nan),
+            "vs_full_se": error(REFERENCE),
+            "vs_best_peft": margin(best_peft) if best_peft else np.nan,
+            "vs_best_peft_se": error(best_peft) if best_peft else np.nan,
             "fit_ratio": ours.fit_ratio,
             "std": 100 * ours.score_std,
             "full_std": 100 * by_run.loc[REFERENCE].score_std if REFERENCE in by_run.index
             else np.nan,
             "vs_setfit": margin(SETFIT),
+            "vs_setfit_se": error(SETFIT),
         })
     return pd.DataFrame(out)
 
@@ -341,17 +363,23 @@ def targets_markdown(default):
              "| (c) fit / full <= 0.5 | (d) std <= full's | vs SetFit >= 0 |",
              "|---|---|---|---|---|---|"]
 
-    def judged(value, ok, fmt="+.1f"):
-        return "" if pd.isna(value) else f"{value:{fmt}} {'met' if ok else '**missed**'}"
+    def judged(value, ok, fmt="+.1f", error=np.nan):
+        if pd.isna(value):
+            return ""
+        spread = "" if pd.isna(error) else f" ± {error:.1f}"
+        return f"{value:{fmt}}{spread} {'met' if ok else '**missed**'}"
 
     for row in table.itertuples():
         lines.append(
-            f"| {row.dataset} / {row.size} | {judged(row.vs_full, row.vs_full >= -0.3)} | "
-            f"{judged(row.vs_best_peft, row.vs_best_peft >= 0)} | "
+            f"| {row.dataset} / {row.size} | "
+            f"{judged(row.vs_full, row.vs_full >= -0.3, error=row.vs_full_se)} | "
+            f"{judged(row.vs_best_peft, row.vs_best_peft >= 0, error=row.vs_best_peft_se)} | "
             f"{judged(row.fit_ratio, row.fit_ratio <= 0.5, '.2f')} | "
             f"{judged(row.std, row.std <= row.full_std, '.2f')} (full {row.full_std:.2f}) | "
-            f"{judged(row.vs_setfit, row.vs_setfit >= 0)} |")
-    return "\n".join(lines)
+            f"{judged(row.vs_setfit, row.vs_setfit >= 0, error=row.vs_setfit_se)} |")
+    return "\n".join(lines) + (
+        "\n\nMargins in points, ± the standard error of the difference of the two seed "
+        "means (Welch: the variances of the two means add).")
 
 
 def plot(summary, dataset, path):

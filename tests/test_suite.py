@@ -88,6 +88,21 @@ def test_summary_means_seeds_and_relates_fit_time_to_full(outcome):
     assert {target["dataset"] for target in result["targets"]} == {"banking77", "sms_spam"}
 
 
+def test_margins_carry_the_standard_error_of_the_difference(outcome):
+    result, _, _, results, _ = outcome
+    summary = pd.DataFrame(result["summary"]).query("budget == 1")
+    cells = summary[(summary.dataset == "banking77") & (summary["size"] == "n-train")]
+    ours, full = (cells[cells.run == run].iloc[0] for run in ("token_sparse", "full"))
+    [target] = [target for target in result["targets"]
+                if (target["dataset"], target["size"]) == ("banking77", "n-train")]
+    assert target["vs_full"] == pytest.approx(100 * (ours.score - full.score))
+    assert target["vs_full_se"] == pytest.approx(
+        100 * math.sqrt(ours.score_std ** 2 / 2 + full.score_std ** 2 / 2))
+    table = (results / "suite-cpu-quick.md").read_text()
+    assert f"| banking77 / n-train | {target['vs_full']:+.1f} ± {target['vs_full_se']:.1f} " \
+        in table
+
+
 def test_a_rerun_resumes_from_the_rows_file(outcome):
     first, second, calls, _, _ = outcome
     assert calls == []
