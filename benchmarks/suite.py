@@ -333,26 +333,27 @@ def targets(default):
             continue
         ours = by_run.loc["token_sparse"]
 
-        def margin(run):
-            return 100 * (ours.score - by_run.loc[run].score) if run in by_run.index else np.nan
+        def versus(run):
+            """token_sparse's margin over ``run`` and its standard error; NaN if not run."""
+            if run not in by_run.index:
+                return np.nan, np.nan
+            theirs = by_run.loc[run]
+            return 100 * (ours.score - theirs.score), margin_error(ours, theirs)
 
-        def error(run):
-            return margin_error(ours, by_run.loc[run]) if run in by_run.index else np.nan
-
-        peft = [run for run in ("lora", "bitfit") if run in by_run.index]
-        best_peft = min(peft, key=margin, default=None)
+        vs_full, vs_full_se = versus(REFERENCE)
+        vs_best_peft, vs_best_peft_se = min(
+            (versus(run) for run in ("lora", "bitfit") if run in by_run.index),
+            key=lambda pair: pair[0], default=(np.nan, np.nan))
+        vs_setfit, vs_setfit_se = versus(SETFIT)
         out.append({
             "dataset": dataset, "size": size,
-            "vs_full": margin(REFERENCE),
-            "vs_full_se": error(REFERENCE),
-            "vs_best_peft": margin(best_peft) if best_peft else np.nan,
-            "vs_best_peft_se": error(best_peft) if best_peft else np.nan,
+            "vs_full": vs_full, "vs_full_se": vs_full_se,
+            "vs_best_peft": vs_best_peft, "vs_best_peft_se": vs_best_peft_se,
             "fit_ratio": ours.fit_ratio,
             "std": 100 * ours.score_std,
             "full_std": 100 * by_run.loc[REFERENCE].score_std if REFERENCE in by_run.index
             else np.nan,
-            "vs_setfit": margin(SETFIT),
-            "vs_setfit_se": error(SETFIT),
+            "vs_setfit": vs_setfit, "vs_setfit_se": vs_setfit_se,
         })
     return pd.DataFrame(out)
 
