@@ -144,7 +144,8 @@ def plan(args, config, size, labels):
                 jobs.append((strategy, budget, epochs, seed))
     if TFIDF in args.extras:
         jobs.append((TFIDF, 1, None, args.seeds[0]))
-    if SETFIT in args.extras and size == "few-shot" and setfit_installed():
+    # A report fits nothing, so it keeps SetFit rows without the package.
+    if SETFIT in args.extras and size == "few-shot" and (args.report or setfit_installed()):
         limit = config["setfit_max_pairs"]
         if limit is None or setfit_pairs(labels) <= limit:
             jobs += [(SETFIT, 1, None, seed) for seed in args.seeds]

@@ -124,6 +124,24 @@ def test_tables_plots_and_docs_section_are_written(outcome):
     assert text.count("<!-- results: suite-cpu-quick -->") == 1 and table.strip() in text
 
 
+def test_a_report_keeps_setfit_rows_without_the_setfit_package(
+        suite, outcome, tmp_path, monkeypatch):
+    _, _, _, results, _ = outcome
+    rows = (results / "suite-cpu-quick.jsonl").read_text().splitlines()
+    setfit_row = dict(json.loads(rows[0]), run="setfit", strategy="setfit", budget=1,
+                      seed=0, epochs=None, size="few-shot", dataset="banking77")
+    (tmp_path / "suite-cpu-quick.jsonl").write_text(
+        "\n".join([*rows, json.dumps(setfit_row)]) + "\n")
+    monkeypatch.setattr(suite, "setfit_installed", lambda: False)
+    report = suite.main(["--quick", "--report", "--datasets", "banking77", "sms_spam",
+                         "--per-class", "3", "--n-train", "12", "--n-test", "10",
+                         "--strategies", *STRATEGIES, "--budgets", "0.5", "1",
+                         "--seeds", "0", "1", "--data-dir", str(results.parent / "data"),
+                         "--out-dir", str(tmp_path), "--docs-file", "none", "--quiet"])
+    assert [row for row in report["rows"] if row["run"] == "setfit"] == [setfit_row]
+    assert "| setfit |" in (tmp_path / "suite-cpu-quick.md").read_text().splitlines()[0]
+
+
 def test_missing_dataset_folder_names_the_fix(suite, tmp_path):
     with pytest.raises(FileNotFoundError, match="--data-dir"):
         suite.main(["--datasets", "sms_spam", "--data-dir", str(tmp_path), "--quiet",
