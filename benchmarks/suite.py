@@ -18,9 +18,11 @@ tables) and one ``<stem>-<dataset>.png`` per dataset (the metric against
 fit time, one curve per strategy through its budgets) are written, and the
 suite's section of ``docs/benchmarks.md`` is replaced.
 
-The quick form, on two CPU cores::
+The quick form (500-text slices, about 6.5 hours of one-core fit time, so
+run in parts, one per core, and then ``--report``)::
 
-    python benchmarks/suite.py --quick
+    python benchmarks/suite.py --quick --datasets sms_spam --sizes few-shot
+    python benchmarks/suite.py --quick --report
 
 The full form (all test texts, 2,000 training texts, budgets 1/3 to 5/3)
 is meant for a GPU: ``python benchmarks/suite.py``.
@@ -64,7 +66,9 @@ SETFIT = "setfit"
 FORMS = {
     "full": {"n_train": 2000, "n_test": None, "budgets": (1 / 3, 2 / 3, 1, 5 / 3),
              "setfit_max_pairs": None},
-    # Sized to finish in about an hour on two CPU cores. SetFit's default
+    # 130 fits of at least 100 optimizer steps each: about 6.5 hours of
+    # one-core fit time (docs/benchmarks.md), so it is meant to run in parts
+    # (--datasets, --sizes) that the rows file resumes. SetFit's default
     # sampling trains on every unique pair of texts: 585,200 for banking77's
     # 770 few-shot texts, about 15 hours on a CPU core, so the quick form
     # leaves SetFit out above 20,000 pairs (about half an hour).
@@ -75,7 +79,8 @@ FORMS = {
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="smaller slices and two budgets (about an hour on two CPU cores)")
+                        help="500-text slices and two budgets (about 6.5 hours of one-core fit time; "
+                             "run it in parts with --datasets and --sizes)")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--sizes", nargs="+", default=["few-shot", "n-train"],
                         choices=["few-shot", "n-train"])
