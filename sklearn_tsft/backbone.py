@@ -320,6 +320,32 @@ def fan_out(layer):
     return layer.weight.shape[1] if isinstance(layer, Conv1D) else layer.out_features
 
 
+# How attention layers name their key projection (BERT, DeBERTa, DistilBERT,
+# MPNet, Llama-style), and the fused query-key-value projections whose
+# output rows are the query, key and value thirds in that order (GPT-2,
+# ModernBERT).
+_KEY_LAYERS = ("key", "key_proj", "k_lin", "k", "k_proj")
+_FUSED_QKV_LAYERS = ("c_attn", "Wqkv")
+
+
+def attention_key_rows(name, layer):
+    """The output rows of linear layer ``name`` that compute attention keys.
+
+    Returns
+    -------
+    rows : slice
+        All rows of a key projection, the middle third of a fused
+        query-key-value projection, none (an empty slice) otherwise.
+    """
+    last = name.rsplit(".", 1)[-1]
+    n_rows = fan_out(layer)
+    if last in _KEY_LAYERS:
+        return slice(0, n_rows)
+    if last in _FUSED_QKV_LAYERS:
+        return slice(n_rows // 3, 2 * n_rows // 3)
+    return slice(0, 0)
+
+
 def block_names(encoder):
     """Qualified names of the transformer blocks, bottom first.
 

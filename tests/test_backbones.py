@@ -17,7 +17,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, pipeline
 
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft.backbone import default_model_path
+from sklearn_tsft.backbone import attention_key_rows, default_model_path, fan_out, linear_layers
 from sklearn_tsft.strategies import available_strategies
 
 from .helpers import make_texts
@@ -78,10 +78,23 @@ def test_every_strategy_fits_saves_and_loads_or_refuses(architecture, strategy, 
         return
     probabilities = clf.fit(texts, labels).predict_proba(texts)
     assert np.isfinite(probabilities).all()
+    if strategy == "token_sparse":
+        assert_no_attention_key_row_chosen(clf)
     clf.save(tmp_path / "model")
     loaded = TokenSparseClassifier.load(tmp_path / "model")
     np.testing.assert_allclose(loaded.predict_proba(texts), probabilities, rtol=1e-5, atol=1e-6)
     assert_exports_predict_alike(clf, texts, probabilities, tmp_path)
+
+
+def assert_no_attention_key_row_chosen(clf):
+    """Key projections, separate or a fused projection's middle third, get no rows."""
+    encoder = clf.module_.encoder
+    has_keys = False
+    for name, layer in linear_layers(encoder).items():
+        keys = set(range(fan_out(layer))[attention_key_rows(name, layer)])
+        has_keys |= bool(keys)
+        assert not keys & set(clf.selected_rows_.get(name, [])), name
+    assert has_keys
 
 
 def assert_exports_predict_alike(clf, texts, probabilities, tmp_path):

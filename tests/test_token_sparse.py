@@ -1,5 +1,7 @@
 """The token_sparse strategy: task tokens, row selection, deltas, guarantees."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft.backbone import TextClassifierModule, load_backbone
+from sklearn_tsft.backbone import TextClassifierModule, linear_layers, load_backbone
 from sklearn_tsft.strategies.frozen_blocks import FrozenBlockCache
 from sklearn_tsft.strategies.token_sparse.sparse_delta import RowDeltaEmbedding, RowDeltaLinear, attach_deltas, merge_deltas
 from sklearn_tsft.strategies.token_sparse.task_tokens import (
@@ -157,6 +159,36 @@ def test_grid_search_over_sparsity(tiny_backbone, data):
     search.fit(*data)
     assert search.best_params_["sparsity"] in (0.01, 0.05)
 
+
+
+def test_scaling_a_query_row_changes_the_encoder_as_scaling_its_key_row(tiny_backbone):
+    """Why key rows get no budget: their sensitivity repeats the query row's."""
+    _, encoder, _ = load_backbone(tiny_backbone)
+    encoder.eval()
+    ids = torch.tensor([[101, 2023, 2003, 1037, 2204, 3185, 102]])
+    mask = torch.ones_like(ids)
+
+    def hidden_with_row_scaled(projection, row=3, factor=1.5):
+        scaled = copy.deepcopy(encoder)
+        layer = getattr(scaled.encoder.layer[0].attention.self, projection)
+        with torch.no_grad():
+            layer.weight[row] *= factor
+            layer.bias[row] *= factor
+        return scaled(input_ids=ids, attention_mask=mask).last_hidden_state
+
+    unscaled = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+    by_query = hidden_with_row_scaled("query")
+    torch.testing.assert_close(by_query, hidden_with_row_scaled("key"))
+    assert not torch.allclose(by_query, unscaled)
+    assert not torch.allclose(by_query, hidden_with_row_scaled("value"))
+
+
+def test_attention_key_rows_are_never_chosen(fitted):
+    encoder = fitted.module_.encoder
+    keys = [name for name, layer in linear_layers(encoder).items()
+            if name.endswith("attention.self.key")]
+    assert keys and not set(keys) & set(fitted.selected_rows_)
+    assert any(name.endswith("attention.self.query") for name in fitted.selected_rows_)
 
 # --- deltas, merging and the frozen-prefix cache ----------------------------
 

@@ -16,7 +16,7 @@ import torch
 from skorch.callbacks import Callback
 
 from ..._data import TextTokenizer
-from ...backbone import block_names, block_of, linear_layers
+from ...backbone import attention_key_rows, block_names, block_of, linear_layers
 from .._base import Strategy, freeze, lowest_trained_block
 from ..frozen_blocks import with_frozen_block_cache
 from .selection import choose_rows, row_sensitivity
@@ -155,6 +155,12 @@ class TokenSparse(Strategy):
             torch.as_tensor(self.task_token_ids_, device=device),
             n_classes=int(np.max(dataset.labels)) + 1,
         )
+        # Scaling row j of a query projection changes the attention logits
+        # exactly as scaling row j of the key projection does (both scale the
+        # j-th term of q . k), so the two rows' sensitivities measure one
+        # effect twice: the budget goes to the query rows (docs/method.md).
+        for name, layer in layers.items():
+            scores[name][attention_key_rows(name, layer)] = 0
         rows.update(choose_rows(scores, layers, budget))
         freeze(encoder)
         attach_deltas(encoder, rows)
