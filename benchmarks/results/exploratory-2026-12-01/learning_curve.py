@@ -1,0 +1,58 @@
+"""Test accuracy after every epoch of one fit: the diagnostic behind docs/method.md's curves.
+
+Exploratory, not part of the suite: it passes the suite's test slice to the
+fit as its validation split by replacing the private
+``TokenSparseClassifier._split`` (the test texts take no part in training or
+in the task-token and row selection, which see the training indices only),
+so that ``history_`` records ``valid_acc`` on the test texts. Prints one
+JSON line::
+
+    python learning_curve.py DATASET {few-shot,n-train} STRATEGY EPOCHS SEED [PARAM=VALUE ...]
+"""
+
+import ast
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sklearn_tsft import TokenSparseClassifier
+from sklearn_tsft.benchmark import read_split
+
+LABELS = {"banking77": "category", "twenty_newsgroups": "label", "rotten_tomatoes": "label",
+          "sms_spam": "label"}
+
+
+def value(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def main(dataset, size, strategy, epochs, seed, *params):
+    folder = Path(__file__).resolve().parents[3].parent / "shared" / "data" / dataset
+    X_train, y_train, X_test, y_test = read_split(
+        folder / "train.csv", folder / "test.csv", "text", LABELS[dataset],
+        n_train=500 if size == "n-train" else None, per_class=10 if size == "few-shot" else None,
+        n_test=500)
+    n_train = len(X_train)
+    TokenSparseClassifier._split = lambda self, n_texts, encoded, seed: (
+        np.arange(n_train), np.arange(n_train, n_texts))
+    extra = {name: value(text) for name, text in (p.split("=", 1) for p in params)}
+    clf = TokenSparseClassifier(strategy=strategy, max_epochs=int(epochs),
+                                random_state=int(seed), **extra)
+    start = time.perf_counter()
+    clf.fit(list(X_train) + list(X_test), list(y_train) + list(y_test))
+    print(json.dumps({
+        "dataset": dataset, "size": size, "strategy": strategy, "epochs": int(epochs),
+        "seed": int(seed), "params": extra, "fit_s": round(time.perf_counter() - start),
+        "test_accuracy": [round(h["valid_acc"], 3) for h in clf.history_],
+        "train_loss": [round(h["train_loss"], 3) for h in clf.history_],
+    }))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
