@@ -160,7 +160,6 @@ def test_grid_search_over_sparsity(tiny_backbone, data):
     assert search.best_params_["sparsity"] in (0.01, 0.05)
 
 
-
 def test_scaling_a_query_row_changes_the_encoder_as_scaling_its_key_row(tiny_backbone):
     """Why key rows get no budget: their sensitivity repeats the query row's."""
     _, encoder, _ = load_backbone(tiny_backbone)

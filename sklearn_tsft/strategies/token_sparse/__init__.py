@@ -156,9 +156,10 @@ class TokenSparse(Strategy):
             n_classes=int(np.max(dataset.labels)) + 1,
         )
         # Scaling row j of a query projection changes the attention logits
-        # exactly as scaling row j of the key projection does (both scale the
-        # j-th term of q . k), so the two rows' sensitivities measure one
-        # effect twice: the budget goes to the query rows (docs/method.md).
+        # as scaling row j of the key projection does (both scale the j-th
+        # term of q . k; exactly so without rotary positions), so the two
+        # rows' sensitivities measure one effect twice: the budget goes to
+        # the query rows (docs/method.md).
         for name, layer in layers.items():
             scores[name][attention_key_rows(name, layer)] = 0
         rows.update(choose_rows(scores, layers, budget))
