@@ -10,7 +10,6 @@ JSON line::
     python learning_curve.py DATASET {few-shot,n-train} STRATEGY EPOCHS SEED [PARAM=VALUE ...]
 """
 
-import ast
 import json
 import sys
 import time
@@ -19,29 +18,26 @@ from pathlib import Path
 import numpy as np
 
 from sklearn_tsft import TokenSparseClassifier
+from sklearn_tsft._params import parse_assignment
 from sklearn_tsft.benchmark import read_split
 
-LABELS = {"banking77": "category", "twenty_newsgroups": "label", "rotten_tomatoes": "label",
-          "sms_spam": "label"}
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
+from repository import data_dir  # noqa: E402
+from suite import DATASETS, FORMS  # noqa: E402
 
-
-def value(text):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+QUICK = FORMS["quick"]
 
 
 def main(dataset, size, strategy, epochs, seed, *params):
-    folder = Path(__file__).resolve().parents[3].parent / "shared" / "data" / dataset
+    folder = data_dir() / dataset
     X_train, y_train, X_test, y_test = read_split(
-        folder / "train.csv", folder / "test.csv", "text", LABELS[dataset],
-        n_train=500 if size == "n-train" else None, per_class=10 if size == "few-shot" else None,
-        n_test=500)
+        folder / "train.csv", folder / "test.csv", "text", DATASETS[dataset][0],
+        n_train=QUICK["n_train"] if size == "n-train" else None,
+        per_class=10 if size == "few-shot" else None, n_test=QUICK["n_test"])
     n_train = len(X_train)
     TokenSparseClassifier._split = lambda self, n_texts, encoded, seed: (
         np.arange(n_train), np.arange(n_train, n_texts))
-    extra = {name: value(text) for name, text in (p.split("=", 1) for p in params)}
+    extra = dict(parse_assignment(param) for param in params)
     clf = TokenSparseClassifier(strategy=strategy, max_epochs=int(epochs),
                                 random_state=int(seed), **extra)
     start = time.perf_counter()
