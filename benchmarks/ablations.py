@@ -33,6 +33,7 @@ from repository import ROOT, data_dir
 from sklearn_tsft._json import json_default
 from sklearn_tsft._params import parse_epochs
 from sklearn_tsft.benchmark import in_fresh_processes, measure, read_split
+from suite import backbone_identity
 
 LABEL_COLUMNS = {"banking77": "category"}
 VARIANTS = {
@@ -85,6 +86,9 @@ def main(argv=None):
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--max-epochs", type=parse_epochs, default="auto")
+    parser.add_argument("--model", default="default",
+                        help="backbone: 'default' (the packaged MiniLM), a local directory "
+                        "or a Hub id; the result files are named after it")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
@@ -93,12 +97,13 @@ def main(argv=None):
                        LABEL_COLUMNS.get(args.dataset, "label"),
                        n_train=None if args.per_class else args.n_train,
                        per_class=args.per_class, n_test=args.n_test)
-    common = {"model": "default", "max_epochs": args.max_epochs, "verbose": 0}
+    backbone = backbone_identity(args.model)
+    common = {"model": args.model, "max_epochs": args.max_epochs, "verbose": 0}
     jobs = [(variant, seed) for seed in args.seeds for variant in args.variants]
     rows = []
     for (variant, seed), row in zip(jobs, in_fresh_processes(
             measure_variant, [(variant, split, seed, common) for variant, seed in jobs])):
-        rows.append(row)
+        rows.append({**backbone, **row})
         print(f"{variant} seed={seed}: accuracy {row['accuracy']:.4f}, macro-F1 "
               f"{row['macro_f1']:.4f}, fit {row['fit_s']:.1f} s", flush=True)
     frame = pd.DataFrame(rows)
@@ -110,7 +115,8 @@ def main(argv=None):
     table["fit_ratio"] = table.fit_s / reference
     print(table.to_markdown(floatfmt=".4f"))
     size = f"{args.per_class}pc" if args.per_class else len(split[0])
-    stem = f"ablations-{args.dataset}-{size}"
+    stem = f"ablations-{args.dataset}-{size}" + (
+        "" if args.model == "default" else f"-{backbone['backbone'].split('/')[-1]}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{stem}.json").write_text(json.dumps(
         {"settings": {key: str(value) for key, value in vars(args).items()}, "rows": rows},

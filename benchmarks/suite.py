@@ -1,14 +1,18 @@
 """The benchmark suite: the competing strategies on every dataset of ``../shared/data``.
 
 Each dataset at two sizes (few-shot, ``--per-class`` texts of each label;
-and ``--n-train`` texts, stratified), the rival strategies (token_sparse,
-full, lora, bitfit) with several seeds at the default training budget
-(``max_epochs="auto"``) and with one seed at the other budgets (multiples
-of that number of epochs), plus TF-IDF + LinearSVC and, when the
-``setfit`` package is installed (``pip install 'sklearn-tsft[setfit]'``),
-SetFit on the same packaged MiniLM with its own default training loop, at
-the few-shot size it is made for. Every fit runs alone in a fresh process
-(``sklearn_tsft.benchmark``).
+and ``--n-train`` texts, stratified), the rival strategies with one or
+several seeds at the default training budget (``max_epochs="auto"``) and
+with one seed at the other budgets (multiples of that number of epochs),
+plus TF-IDF + LinearSVC and, when the ``setfit`` package is installed
+(``pip install 'sklearn-tsft[setfit]'``), SetFit on the same backbone with
+its own default training loop, at the few-shot size it is made for. Every
+fit runs alone in a fresh process (``sklearn_tsft.benchmark``).
+
+The backbone (``--model``) is a dimension of its own: each row records it
+by name and by a hash of its config (never a machine path), and each
+backbone has its own rows file, report, targets table and plots, named
+``suite-<device>-<form>-<backbone>``.
 
 Each finished fit is appended to ``<out-dir>/<stem>.jsonl`` at once, and a
 rerun of the same command skips the fits found there: an interrupted suite
@@ -18,14 +22,21 @@ tables) and one ``<stem>-<dataset>.png`` per dataset (the metric against
 fit time, one curve per strategy through its budgets) are written, and the
 suite's section of ``docs/benchmarks.md`` is replaced.
 
-The quick form (500-text slices, about 6.5 hours of one-core fit time, so
-run in parts, one per core, and then ``--report``)::
+Three forms (``FORMS``):
 
-    python benchmarks/suite.py --quick --datasets sms_spam --sizes few-shot
-    python benchmarks/suite.py --quick --report
+* ``--quick``: 500-text slices, one seed at the default budget of
+  token_sparse, full and lora, plus TF-IDF, on the eight cells: about an
+  hour on two CPU cores with MiniLM. ``python benchmarks/suite.py --quick``
+* ``--standard``: the 3-seed form that ``docs/benchmarks.md`` reports
+  (bitfit too, a third of the budget as well, SetFit at the few-shot
+  size): about 6.5 hours of one-core fit time with MiniLM, so run in parts,
+  one per core, then ``--report``::
 
-The full form (all test texts, 2,000 training texts, budgets 1/3 to 5/3)
-is meant for a GPU: ``python benchmarks/suite.py``.
+      python benchmarks/suite.py --standard --datasets sms_spam --sizes few-shot
+      python benchmarks/suite.py --standard --report
+
+* neither: the GPU form (all test texts, 2,000 training texts, budgets
+  1/3 to 5/3, every rival and SetFit).
 """
 
 import argparse
@@ -47,6 +58,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from repository import ROOT, data_dir, update_docs
 from sklearn_tsft._json import json_default
 from sklearn_tsft._params import parse_epochs
+from sklearn_tsft.backbone import backbone_name, config_digest, resolve_model
 from sklearn_tsft.benchmark import in_fresh_processes, measure, read_split
 from sklearn_tsft.training import resolve_max_epochs
 
@@ -64,23 +76,35 @@ REFERENCE = "full"
 TFIDF = "tfidf+linearsvc"
 SETFIT = "setfit"
 FORMS = {
+    # The GPU form.
     "full": {"n_train": 2000, "n_test": None, "budgets": (1 / 3, 2 / 3, 1, 5 / 3),
+             "seeds": (0, 1, 2), "strategies": RIVALS, "extras": (TFIDF, SETFIT),
              "setfit_max_pairs": None},
     # 130 fits of at least 100 optimizer steps each: about 6.5 hours of
-    # one-core fit time (docs/benchmarks.md), so it is meant to run in parts
-    # (--datasets, --sizes) that the rows file resumes. SetFit's default
-    # sampling trains on every unique pair of texts: 585,200 for banking77's
-    # 770 few-shot texts, about 15 hours on a CPU core, so the quick form
-    # leaves SetFit out above 20,000 pairs (about half an hour).
-    "quick": {"n_train": 500, "n_test": 500, "budgets": (1 / 3, 1), "setfit_max_pairs": 20_000},
+    # one-core fit time on MiniLM (docs/benchmarks.md), so it is meant to run
+    # in parts (--datasets, --sizes) that the rows file resumes. SetFit's
+    # default sampling trains on every unique pair of texts: 585,200 for
+    # banking77's 770 few-shot texts, about 15 hours on a CPU core, so this
+    # form leaves SetFit out above 20,000 pairs (about half an hour).
+    "standard": {"n_train": 500, "n_test": 500, "budgets": (1 / 3, 1), "seeds": (0, 1, 2),
+                 "strategies": RIVALS, "extras": (TFIDF, SETFIT), "setfit_max_pairs": 20_000},
+    # 8 cells x (3 strategies + TF-IDF): about an hour on two cores on MiniLM.
+    "quick": {"n_train": 500, "n_test": 500, "budgets": (1,), "seeds": (0,),
+              "strategies": ("token_sparse", "full", "lora"), "extras": (TFIDF,),
+              "setfit_max_pairs": 20_000},
 }
 
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="500-text slices and two budgets (about 6.5 hours of one-core fit time; "
-                             "run it in parts with --datasets and --sizes)")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--quick", action="store_const", dest="form", const="quick",
+                      default="full", help="500-text slices, one seed of token_sparse, full "
+                      "and lora at the default budget, TF-IDF (about an hour on two CPU cores)")
+    form.add_argument("--standard", action="store_const", dest="form", const="standard",
+                      help="500-text slices, 3 seeds of every rival, two budgets, SetFit "
+                      "(about 6.5 hours of one-core fit time; run it in parts with "
+                      "--datasets and --sizes); neither flag: the GPU form")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--sizes", nargs="+", default=["few-shot", "n-train"],
                         choices=["few-shot", "n-train"])
@@ -88,19 +112,23 @@ def build_parser():
                         help="few-shot size: training texts per label (default: %(default)s)")
     parser.add_argument("--n-train", type=int, help="the larger size (default: 2000, quick 500)")
     parser.add_argument("--n-test", type=int, help="test texts (default: all, quick 500)")
-    parser.add_argument("--strategies", nargs="+", default=list(RIVALS),
-                        help="rival strategies (default: %(default)s)")
+    parser.add_argument("--strategies", nargs="+",
+                        help="rival strategies (default: the form's; all of them: "
+                        f"{' '.join(RIVALS)})")
     parser.add_argument("--budgets", type=float, nargs="+",
                         help="multiples of the default number of epochs (default: 1/3 2/3 1 "
-                        "5/3, quick 1/3 1); seeds run at 1, one seed at the others")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--extras", nargs="*", default=[TFIDF, SETFIT], choices=[TFIDF, SETFIT],
+                        "5/3, standard 1/3 1, quick 1); seeds run at 1, one seed at the others")
+    parser.add_argument("--seeds", type=int, nargs="+",
+                        help="default: 0 1 2, quick 0")
+    parser.add_argument("--extras", nargs="*", choices=[TFIDF, SETFIT],
                         help="rows besides the strategies (SetFit at the few-shot size, when "
-                        "installed; default: %(default)s)")
+                        f"installed; default: {TFIDF} {SETFIT}, quick {TFIDF})")
     parser.add_argument("--max-epochs", type=parse_epochs, default="auto",
                         help="the default budget (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--model", default="default")
+    parser.add_argument("--model", default="default",
+                        help="backbone: 'default' (the packaged MiniLM), a local directory "
+                        "or a Hub id; rows, report and plots are per backbone")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", type=Path, default=data_dir())
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
@@ -116,13 +144,30 @@ def build_parser():
 
 def settings(args):
     """The form's defaults filled in where ``args`` leaves them open."""
-    form = FORMS["quick" if args.quick else "full"]
+    form = FORMS[args.form]
     return {
         "n_train": args.n_train or form["n_train"],
         "n_test": args.n_test or form["n_test"],
         "budgets": tuple(args.budgets or form["budgets"]),
+        "seeds": tuple(form["seeds"] if args.seeds is None else args.seeds),
+        "strategies": tuple(args.strategies or form["strategies"]),
+        "extras": tuple(form["extras"] if args.extras is None else args.extras),
         "setfit_max_pairs": form["setfit_max_pairs"],
     }
+
+
+def backbone_identity(model):
+    """``{"backbone": name, "backbone_config": digest}``: what every row records of ``--model``."""
+    from transformers import AutoConfig
+
+    location, local_only = resolve_model(model)
+    config = AutoConfig.from_pretrained(location, local_files_only=local_only)
+    return {"backbone": backbone_name(model), "backbone_config": config_digest(config)}
+
+
+def stem_of(args, backbone):
+    """The file stem of a suite's results: device, form and backbone."""
+    return f"suite-{device_name(args.device)}-{args.form}-{backbone['backbone'].split('/')[-1]}"
 
 
 def load(args, dataset, size, config):
@@ -141,19 +186,20 @@ def load(args, dataset, size, config):
 def plan(args, config, size, labels):
     """The fits of one dataset and size, given its training labels: ``(run, budget, epochs, seed)`` tuples."""
     default = resolve_max_epochs(args.max_epochs, len(labels), args.batch_size)
+    seeds = config["seeds"]
     jobs = []
-    for strategy in args.strategies:
+    for strategy in config["strategies"]:
         for budget in config["budgets"]:
             epochs = max(1, round(budget * default))
-            for seed in (args.seeds if budget == 1 else args.seeds[:1]):
+            for seed in (seeds if budget == 1 else seeds[:1]):
                 jobs.append((strategy, budget, epochs, seed))
-    if TFIDF in args.extras:
-        jobs.append((TFIDF, 1, None, args.seeds[0]))
+    if TFIDF in config["extras"]:
+        jobs.append((TFIDF, 1, None, seeds[0]))
     # A report fits nothing, so it keeps SetFit rows without the package.
-    if SETFIT in args.extras and size == "few-shot" and (args.report or setfit_installed()):
+    if SETFIT in config["extras"] and size == "few-shot" and (args.report or setfit_installed()):
         limit = config["setfit_max_pairs"]
         if limit is None or setfit_pairs(labels) <= limit:
-            jobs += [(SETFIT, 1, None, seed) for seed in args.seeds]
+            jobs += [(SETFIT, 1, None, seed) for seed in seeds]
     return jobs
 
 
@@ -234,10 +280,11 @@ def run_suite(args, log=print, runner=in_fresh_processes):
     rows file to refit them.
     """
     config = settings(args)
-    stem = f"suite-{device_name(args.device)}{'-quick' if args.quick else ''}"
+    backbone = backbone_identity(args.model)
+    stem = stem_of(args, backbone)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     rows_path = args.out_dir / f"{stem}.jsonl"
-    done = {row_key(row): row for row in read_rows(rows_path)}
+    done = {row_key(row): row for row in checked_rows(read_rows(rows_path), backbone, rows_path)}
     revision = commit()
     rows, started = [], time.perf_counter()
     for dataset in args.datasets:
@@ -254,7 +301,7 @@ def run_suite(args, log=print, runner=in_fresh_processes):
             for job, result in zip(todo, results):
                 row = {"dataset": dataset, "size": size, "n_train": len(split[0]),
                        "n_test": len(split[2]), "budget": round(job[1], 4), "epochs": job[2],
-                       "commit": revision, **result}
+                       "commit": revision, **backbone, **result}
                 row["score"] = row[DATASETS[dataset][1]]
                 with rows_path.open("a") as out:
                     out.write(json.dumps(row, default=json_default) + "\n")
@@ -263,6 +310,18 @@ def run_suite(args, log=print, runner=in_fresh_processes):
                     f"{DATASETS[dataset][1]} {row['score']:.4f}, fit {row['fit_s']:.1f} s "
                     f"({time.perf_counter() - started:.0f} s so far)")
     return stem, rows
+
+
+def checked_rows(rows, backbone, path):
+    """The rows of a rows file, refused if any was fitted on another backbone."""
+    for row in rows:
+        fitted_on = {key: row.get(key) for key in backbone}
+        if fitted_on != backbone:
+            raise ValueError(
+                f"{path} holds a row fitted on {fitted_on}, not on {backbone} (the --model "
+                "given): a different backbone under the same name. Move that file away or "
+                "give --out-dir another folder.")
+    return rows
 
 
 def row_key(row):
@@ -429,12 +488,13 @@ def main(argv=None, runner=in_fresh_processes):
     if not rows:
         raise SystemExit("no results yet: run the suite without --report first")
     summary = summarise(rows)
-    runs = list(dict.fromkeys([*args.strategies, *summary.run]))
+    runs = list(dict.fromkeys([*settings(args)["strategies"], *summary.run]))
     table = markdown(summary, runs)
     command = " ".join(["python benchmarks/suite.py", *(argv if argv is not None
                                                          else sys.argv[1:])])
     result = {
-        "schema_version": SCHEMA_VERSION, "command": command, "commit": commit(),
+        "schema_version": SCHEMA_VERSION, "stem": stem, "command": command, "commit": commit(),
+        "backbone": {key: rows[0][key] for key in ("backbone", "backbone_config")},
         "date": datetime.date.today().isoformat(), "device": device_name(args.device),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "settings": {**{key: str(value) for key, value in vars(args).items()},
@@ -457,7 +517,9 @@ def docs_section(result, stem, table):
     plots = "\n".join(f"![{dataset}](../benchmarks/results/{stem}-{dataset}.png)"
                       for dataset in dict.fromkeys(row["dataset"] for row in result["rows"]))
     return (f"### {stem}\n\n`{result['command']}` at commit {result['commit']}, "
-            f"{result['date']}, {result['device']} ({result['machine']['cpus']} cores). "
+            f"{result['date']}, {result['device']} ({result['machine']['cpus']} cores), "
+            f"backbone {result['backbone']['backbone']} (config "
+            f"{result['backbone']['backbone_config']}). "
             "Cells: the metric in percent, mean ± std over seeds at the default budget "
             "(`max_epochs=\"auto\"`), and fit time / full's.\n\n"
             f"{table}\n\n{plots}\n")

@@ -8,6 +8,8 @@ loads it (from the cache, or online when the process is allowed to be).
 """
 
 import contextlib
+import hashlib
+import json
 import os
 import socket
 from pathlib import Path
@@ -88,6 +90,56 @@ def resolve_model(model):
             )
         return str(path), True
     return model, False
+
+
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def config_digest(config):
+    """A short hash of a backbone's architecture: its config, without file paths.
+
+    Parameters
+    ----------
+    config : transformers.PretrainedConfig
+
+    Returns
+    -------
+    digest : str
+        12 hex digits of the SHA-256 of the config's JSON (sorted keys).
+        ``name_or_path`` and transformers' version are left out, so the same
+        architecture gives the same digest wherever it is stored.
+    """
+    settings = {key: value for key, value in config.to_dict().items()
+                if key not in ("_name_or_path", "transformers_version")}
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def backbone_name(model):
+    """How a backbone is named in saved files and benchmark rows: never a machine path.
+
+    Parameters
+    ----------
+    model : str or os.PathLike
+        The ``model`` parameter: ``"default"``, a local directory or a Hub id.
+
+    Returns
+    -------
+    name : str
+        The packaged default's Hub id, a local directory's own name, or
+        the Hub id as given.
+
+    Examples
+    --------
+    >>> backbone_name("default"), backbone_name("/models/all-mpnet-base-v2/")
+    ('sentence-transformers/all-MiniLM-L6-v2', 'all-mpnet-base-v2')
+    """
+    model = os.fspath(model)
+    if model == DEFAULT_MODEL:
+        return DEFAULT_MODEL_NAME
+    if _looks_like_path(model):
+        return Path(model).expanduser().resolve().name
+    return model
 
 
 @contextlib.contextmanager

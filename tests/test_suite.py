@@ -6,6 +6,7 @@ seconds; the fresh-process runner is covered by test_benchmark.py.
 
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -56,6 +57,7 @@ def outcome(suite, tiny_backbone, tmp_path_factory):
 def test_every_fit_is_a_row_with_finite_measures(outcome):
     result, _, _, _, _ = outcome
     assert result["schema_version"] == 1 and result["device"] == "cpu"
+    assert result["stem"] == f"suite-cpu-quick-{Path(result['rows'][0]['backbone']).name}"
     # 2 datasets x 2 sizes x (2 strategies x (2 seeds at budget 1 + 1 at 0.5) + TF-IDF)
     assert len(result["rows"]) == 2 * 2 * (2 * 3 + 1)
     for row in result["rows"]:
@@ -70,6 +72,46 @@ def test_every_fit_is_a_row_with_finite_measures(outcome):
     epochs = {(row["run"], row["budget"]) for row in result["rows"] if row["epochs"]}
     assert {(run, budget) for run in STRATEGIES for budget in (0.5, 1)} == epochs
     assert {row["epochs"] for row in result["rows"] if row["budget"] == 0.5} == {1}
+
+
+def test_model_reaches_every_fit_and_is_recorded_without_a_path(outcome, tiny_backbone):
+    from transformers import AutoConfig
+
+    from sklearn_tsft.backbone import config_digest
+
+    result, _, _, _, _ = outcome
+    digest = config_digest(AutoConfig.from_pretrained(tiny_backbone))
+    assert result["backbone"] == {"backbone": Path(tiny_backbone).name,
+                                  "backbone_config": digest}
+    for row in result["rows"]:
+        assert (row["backbone"], row["backbone_config"]) == (Path(tiny_backbone).name, digest)
+        assert tiny_backbone not in json.dumps(row)
+    # The packaged MiniLM has 22.7M parameters; full finetuning of the tiny one, a few 100k.
+    full = [row for row in result["rows"] if row["run"] == "full"]
+    assert full and all(row["n_trainable_params"] < 1_000_000 for row in full)
+
+
+def test_rows_of_another_backbone_are_refused(suite, outcome, tmp_path, tiny_backbone):
+    result, _, _, results, _ = outcome
+    stem = result["stem"]
+    rows = (results / f"{stem}.jsonl").read_text().splitlines()
+    (tmp_path / f"{stem}.jsonl").write_text(
+        json.dumps(dict(json.loads(rows[0]), backbone_config="0" * 12)) + "\n")
+    with pytest.raises(ValueError, match="another folder"):
+        suite.main(["--quick", "--report", "--datasets", "banking77", "--per-class", "3",
+                    "--n-train", "12", "--n-test", "10", "--model", tiny_backbone,
+                    "--data-dir", str(results.parent / "data"),
+                    "--out-dir", str(tmp_path), "--docs-file", "none", "--quiet"])
+
+
+def test_the_forms_fill_what_the_command_leaves_open(suite):
+    quick = suite.settings(suite.build_parser().parse_args(["--quick"]))
+    assert (quick["seeds"], quick["budgets"], quick["strategies"], quick["extras"]) == (
+        (0,), (1,), ("token_sparse", "full", "lora"), ("tfidf+linearsvc",))
+    standard = suite.settings(suite.build_parser().parse_args(["--standard"]))
+    assert standard["seeds"] == (0, 1, 2) and standard["strategies"] == suite.RIVALS
+    assert standard["extras"] == ("tfidf+linearsvc", "setfit") and standard["n_train"] == 500
+    assert suite.settings(suite.build_parser().parse_args([]))["n_train"] == 2000
 
 
 def test_summary_means_seeds_and_relates_fit_time_to_full(outcome):
@@ -98,7 +140,7 @@ def test_margins_carry_the_standard_error_of_the_difference(outcome):
     assert target["vs_full"] == pytest.approx(100 * (ours.score - full.score))
     assert target["vs_full_se"] == pytest.approx(
         100 * math.sqrt(ours.score_std ** 2 / 2 + full.score_std ** 2 / 2))
-    table = (results / "suite-cpu-quick.md").read_text()
+    table = (results / f"{result['stem']}.md").read_text()
     assert f"| banking77 / n-train | {target['vs_full']:+.1f} ± {target['vs_full_se']:.1f} " \
         in table
 
@@ -111,35 +153,39 @@ def test_a_rerun_resumes_from_the_rows_file(outcome):
 
 def test_tables_plots_and_docs_section_are_written(outcome):
     result, _, _, results, docs = outcome
-    table = (results / "suite-cpu-quick.md").read_text()
+    stem = result["stem"]
+    table = (results / f"{stem}.md").read_text()
     assert table.startswith("| dataset / size | metric | token_sparse | full | tfidf+linearsvc |")
     assert "| banking77 / few-shot (6 texts, 2 epochs) | accuracy |" in table
     assert "(a) vs full" in table and table.count("\n| sms_spam /") == 2 * 2
     for dataset in ("banking77", "sms_spam"):
-        png = results / f"suite-cpu-quick-{dataset}.png"
+        png = results / f"{stem}-{dataset}.png"
         assert png.read_bytes().startswith(b"\x89PNG")
-    saved = json.loads((results / "suite-cpu-quick.json").read_text())
+    saved = json.loads((results / f"{stem}.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(result["rows"]))
     text = docs.read_text()
-    assert text.count("<!-- results: suite-cpu-quick -->") == 1 and table.strip() in text
+    assert text.count(f"<!-- results: {stem} -->") == 1 and table.strip() in text
 
 
 def test_a_report_keeps_setfit_rows_without_the_setfit_package(
-        suite, outcome, tmp_path, monkeypatch):
-    _, _, _, results, _ = outcome
-    rows = (results / "suite-cpu-quick.jsonl").read_text().splitlines()
+        suite, outcome, tmp_path, monkeypatch, tiny_backbone):
+    result, _, _, results, _ = outcome
+    stem = result["stem"]
+    rows = (results / f"{stem}.jsonl").read_text().splitlines()
     setfit_row = dict(json.loads(rows[0]), run="setfit", strategy="setfit", budget=1,
                       seed=0, epochs=None, size="few-shot", dataset="banking77")
-    (tmp_path / "suite-cpu-quick.jsonl").write_text(
+    (tmp_path / f"{stem}.jsonl").write_text(
         "\n".join([*rows, json.dumps(setfit_row)]) + "\n")
     monkeypatch.setattr(suite, "setfit_installed", lambda: False)
     report = suite.main(["--quick", "--report", "--datasets", "banking77", "sms_spam",
                          "--per-class", "3", "--n-train", "12", "--n-test", "10",
                          "--strategies", *STRATEGIES, "--budgets", "0.5", "1",
-                         "--seeds", "0", "1", "--data-dir", str(results.parent / "data"),
+                         "--seeds", "0", "1", "--extras", "tfidf+linearsvc", "setfit",
+                         "--model", tiny_backbone,
+                         "--data-dir", str(results.parent / "data"),
                          "--out-dir", str(tmp_path), "--docs-file", "none", "--quiet"])
     assert [row for row in report["rows"] if row["run"] == "setfit"] == [setfit_row]
-    assert "| setfit |" in (tmp_path / "suite-cpu-quick.md").read_text().splitlines()[0]
+    assert "| setfit |" in (tmp_path / f"{stem}.md").read_text().splitlines()[0]
 
 
 def test_missing_dataset_folder_names_the_fix(suite, tmp_path):
