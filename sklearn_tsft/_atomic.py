@@ -11,7 +11,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 
 def _sibling(path, role):
@@ -33,42 +33,99 @@ def _match_umask(root):
             os.chmod(file, mode)
 
 
-def check_replaceable(path, may_replace):
-    """Raise ``ValueError`` unless :func:`replacing_directory` may write ``path``."""
-    path = Path(path)
+def unexpected_entries(root, listed, manifest):
+    """What lies under ``root`` that a writer's file list does not account for.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+    listed : dict of str to dict, or None
+        ``{relative path: {"size": int, ...}}`` as the writer recorded it;
+        None when no readable list was found (then everything is unexpected).
+    manifest : str
+        The name of the file that holds the list (expected, size unchecked).
+
+    Returns
+    -------
+    entries : list of str
+        Files not listed, listed files whose size changed, links, and
+        folders that hold no listed file; empty when the directory holds
+        exactly what was written.
+    """
+    listed = listed or {}
+    allowed = set(listed) | ({manifest} if listed else set())
+    folders = {parent.as_posix() for name in allowed for parent in PurePosixPath(name).parents}
+    found = []
+    for entry in sorted(root.rglob("*")):
+        name = entry.relative_to(root).as_posix()
+        if entry.is_symlink():
+            found.append(f"{name} (a link)")
+        elif entry.is_dir():
+            if name not in folders:
+                found.append(f"{name}/")
+        elif name not in allowed:
+            found.append(name)
+        elif name in listed and entry.stat().st_size != listed[name].get("size"):
+            found.append(f"{name} (changed since it was written)")
+    return found
+
+
+def target_path(path):
+    """``path`` made absolute, through a link to the directory it names."""
+    path = Path(os.path.abspath(os.fspath(path)))
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def check_replaceable(path, unexpected):
+    """Raise ``ValueError`` unless :func:`replacing_directory` may write ``path``.
+
+    ``unexpected(existing_directory)`` lists what is there that this
+    writer did not write (see :func:`unexpected_entries`).
+    """
+    path = target_path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{str(path)!r} is a file; give the path of a directory to write.")
-    if path.is_dir() and any(path.iterdir()) and not may_replace(path):
-        raise ValueError(
-            f"{str(path)!r} is a non-empty directory that this writer did not write; "
-            "refusing to replace it. Choose a new or empty directory."
-        )
+    if path.is_dir() and any(path.iterdir()):
+        found = unexpected(path)
+        if found:
+            shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10
+                                              else "")
+            raise ValueError(
+                f"{str(path)!r} is a non-empty directory that this writer did not write (or "
+                f"not only: it holds {shown}); refusing to replace it. Move those away, or "
+                "choose a new or empty directory."
+            )
 
 
 @contextlib.contextmanager
-def replacing_directory(path, may_replace):
+def replacing_directory(path, unexpected):
     """Yield an empty staging directory that replaces ``path`` on success.
 
     Parameters
     ----------
     path : str or os.PathLike
         The directory to create or replace; its parent is created if needed.
-    may_replace : callable
-        ``may_replace(existing_path) -> bool``: whether a non-empty directory
-        already at ``path`` may be replaced (it is what this writer wrote
-        before). Anything else there is refused with a ``ValueError``,
-        before anything is written.
+        A link to a directory replaces the directory it points to (the
+        link stays); ``"."`` replaces the working directory, and the process
+        is then in the new one.
+    unexpected : callable
+        ``unexpected(existing_path) -> list of str``: what a non-empty
+        directory already at ``path`` holds that this writer did not write
+        before (see :func:`unexpected_entries`). Unless that is nothing,
+        the directory is refused with a ``ValueError`` naming those
+        entries, before anything is written.
 
     Yields
     ------
     staging : pathlib.Path
         Where to write the new content.
     """
-    path = Path(path)
-    check_replaceable(path, may_replace)
+    path = target_path(path)
+    check_replaceable(path, unexpected)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(path, "writing")
     staging.mkdir()
+    inside = _is_working_directory(path)
     try:
         yield staging
         _match_umask(staging)
@@ -82,12 +139,21 @@ def replacing_directory(path, may_replace):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if inside:
+        os.chdir(path)
+
+
+def _is_working_directory(path):
+    try:
+        return path.exists() and os.path.samefile(path, os.getcwd())
+    except OSError:  # the working directory itself is gone
+        return False
 
 
 @contextlib.contextmanager
 def replacing_file(path):
     """Yield a staging file path that replaces ``path`` (atomically) on success."""
-    path = Path(path)
+    path = target_path(path)
     if path.is_dir():
         raise ValueError(f"{str(path)!r} is a directory; give the path of a file to write.")
     staging = _sibling(path, "writing")

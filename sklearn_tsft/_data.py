@@ -49,6 +49,26 @@ class TextTokenizer:
         """
         return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
 
+    def words_read(self, text, words):
+        """How many of ``words`` (``text.split()``) reach the model before truncation.
+
+        Needs a fast tokenizer (character offsets); with a slow one, every word.
+        """
+        if not self.tokenizer.is_fast:
+            return len(words)
+        offsets = self.tokenizer(text, truncation=True, max_length=self.max_length,
+                                 return_offsets_mapping=True)["offset_mapping"]
+        read = max((end for start, end in offsets if end > start), default=None)
+        if read is None:
+            return len(words)
+        position = 0
+        for count, word in enumerate(words):
+            position = text.index(word, position)
+            if position >= read:
+                return count
+            position += len(word)
+        return len(words)
+
     def encode_windows(self, texts, stride):
         """Token ids of the overlapping windows of each text.
 

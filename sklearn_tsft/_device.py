@@ -7,6 +7,8 @@ import warnings
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
+# Device types that hold tensors and compute ("meta" holds shapes only).
+COMPUTE_DEVICES = ("cpu", "cuda", "mps", "xpu")
 
 
 def resolve_device(device):
@@ -19,6 +21,11 @@ def resolve_device(device):
         raise ValueError(
             f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda'."
         ) from exc
+    if resolved.type not in COMPUTE_DEVICES:
+        raise ValueError(
+            f"device={device!r} is a torch device that holds no data to compute with; use "
+            f"'auto' or one of {', '.join(COMPUTE_DEVICES)}."
+        )
     if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
         raise ValueError(
             f"device={device!r}, but torch sees {torch.cuda.device_count()} CUDA device(s) "

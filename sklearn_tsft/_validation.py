@@ -1,17 +1,13 @@
 """Checks of the texts and labels handed to the estimator."""
 
 import numbers
+import warnings
 from collections.abc import ItemsView, KeysView, Mapping, Set, ValuesView
 
 import numpy as np
 import scipy.sparse
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
-
-
-def check_bool(value, name):
-    """Raise a ValueError naming ``name`` unless ``value`` is True or False."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}.")
 
 
 def _is_missing(value):
@@ -114,7 +110,8 @@ def check_labels(y, n_texts):
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        Any hashable labels (strings, ints, bools).
+        Labels that are strings, numbers or bools (one type); a column
+        vector is read as 1-D, with scikit-learn's warning.
     n_texts : int
         Number of texts they belong to.
 
@@ -129,7 +126,16 @@ def check_labels(y, n_texts):
         raise ValueError("y is required: pass one label per text.")
     if hasattr(y, "__array__") and not hasattr(y, "tolist"):
         y = np.asarray(y)
-    labels = np.asarray(y.tolist() if hasattr(y, "tolist") else list(y), dtype=object)
+    listed = y.tolist() if hasattr(y, "tolist") else list(y)
+    _check_scalar_labels(listed)
+    labels = np.asarray(listed, dtype=object)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        # scikit-learn's column_or_1d: a column vector is read as 1-D, with a warning.
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please change the "
+            "shape of y to (n_samples,), for example using ravel().",
+            DataConversionWarning, stacklevel=4)
+        labels = labels[:, 0]
     if labels.ndim != 1:
         raise ValueError(
             f"y must be 1-D (one label per text) or a 2-D 0/1 indicator matrix "
@@ -168,6 +174,18 @@ def check_labels(y, n_texts):
             "two different labels."
         )
     return classes, encoded.astype(np.int64)
+
+
+def _check_scalar_labels(labels):
+    """Refuse labels that are collections: scikit-learn reads those as multi-label data."""
+    for index, label in enumerate(labels):
+        if isinstance(label, (tuple, frozenset, set)):
+            raise TypeError(
+                f"y[{index}] is a {type(label).__name__} ({label!r:.50}); a label must be one "
+                "string, number or bool (scikit-learn reads a sequence of labels per text as "
+                "multi-label data). For one label per text, make each a string, e.g. "
+                "y = [str(label) for label in y]; for several labels per text, pass "
+                "MultiLabelBinarizer().fit_transform(y).")
 
 
 def is_label_matrix(y):

@@ -351,6 +351,9 @@ class LogitsAndEmbedding(nn.Module):
     def __init__(self, module):
         super().__init__()
         self.module = module
+        # Only the wrapper's own flag: setting the module's mode would change
+        # it for every thread that predicts with it.
+        self.training = module.training
 
     def forward(self, input_ids, attention_mask, example_index=None):
         return torch.cat(self.module.logits_and_embedding(input_ids, attention_mask), dim=1)
@@ -418,3 +421,40 @@ def block_of(name, blocks):
         if name.startswith(block + "."):
             return index
     return None
+
+
+def position_limit(encoder):
+    """The most tokens one text may have in ``encoder``, or None where nothing limits it.
+
+    A learned position table (``max_position_embeddings``) bounds the
+    length; encoders that number positions after the padding id (RoBERTa,
+    XLM-R, MPNet) lose ``padding_idx + 1`` of its entries.
+    """
+    limit = getattr(encoder.config, "max_position_embeddings", None)
+    if not isinstance(limit, int):
+        return None
+    offset = getattr(getattr(encoder, "embeddings", None), "padding_idx", None)
+    return limit - (offset + 1 if isinstance(offset, int) else 0)
+
+
+def check_max_length(max_length, encoder, where):
+    """Raise ``ValueError`` when ``max_length`` exceeds what ``encoder`` can position."""
+    limit = position_limit(encoder)
+    if limit is not None and max_length > limit:
+        raise ValueError(
+            f"max_length={max_length} {where}, but the backbone "
+            f"({encoder.config.model_type}) has positions for {limit} tokens: a text that "
+            f"long would fail at prediction. Use max_length <= {limit}, or "
+            "long_text='chunk' to read longer texts in windows of that size."
+        )
+
+
+def check_vocabulary(tokenizer, encoder):
+    """Raise ``ValueError`` when the tokenizer can give ids the embedding matrix lacks."""
+    rows = encoder.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise ValueError(
+            f"the tokenizer has {len(tokenizer)} tokens but the model's embedding matrix has "
+            f"{rows} rows, so a text holding one of the last tokens would fail at predict: "
+            "the tokenizer is not the model's. Use the tokenizer saved with the model."
+        )

@@ -1,6 +1,8 @@
 """TokenSparseClassifier: a scikit-learn classifier that finetunes a transformer."""
 
+import itertools
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -36,6 +38,8 @@ from .backbone import (
     POOLINGS,
     LogitsAndEmbedding,
     TextClassifierModule,
+    check_max_length,
+    check_vocabulary,
     default_pooling,
     load_backbone,
     resolve_model,
@@ -55,6 +59,18 @@ def _check_unknown_label_type(value):
             f"unknown_label must be None, a string or a number, got {type(value).__name__}.")
 
 
+def _check_class_weight_values(class_weight):
+    if not isinstance(class_weight, dict):
+        return
+    for label, weight in class_weight.items():
+        if not (isinstance(weight, numbers.Real) and not isinstance(weight, (bool, np.bool_))
+                and np.isfinite(weight) and weight >= 0):
+            raise ValueError(
+                f"class_weight[{label!r}] = {weight!r}: every class weight must be a finite "
+                "number >= 0 (no NaN or infinite weight, none negative; 0 ignores the "
+                "class). Fix that entry, or use class_weight='balanced'.")
+
+
 def _check_module_names(value):
     names = [value] if isinstance(value, str) else value
     if value is not None and not (isinstance(names, (list, tuple)) and names
@@ -65,13 +81,26 @@ def _check_module_names(value):
         )
 
 
+# Occluded copies of a text predicted at once by explain: memory stays
+# bounded whatever the text's length.
+OCCLUSION_BATCH = 256
+
+
+def _scaled_to_max(weights):
+    peak = weights.max()
+    if peak <= 0:
+        raise ValueError("the weights of the texts (sample_weight times class_weight) are all "
+                         "zero: at least one text must count.")
+    return weights / peak
+
+
 class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     """Text classifier that finetunes a small transformer (scikit-learn API).
 
-    ``fit`` takes raw strings and any hashable labels. Inside, a pretrained
-    encoder (by default the packaged ``all-MiniLM-L6-v2``, loaded offline)
-    gets a mean-pooling linear head, and the ``strategy`` decides which of
-    its parameters are trained.
+    ``fit`` takes raw strings and labels (strings, numbers or bools).
+    Inside, a pretrained encoder (by default the packaged
+    ``all-MiniLM-L6-v2``, loaded offline) gets a mean-pooling linear head,
+    and the ``strategy`` decides which of its parameters are trained.
 
     Parameters
     ----------
@@ -426,9 +455,24 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         "verbose": Interval(numbers.Integral, 0, None),
     }
 
-    def _validate_params(self):
-        """Check every parameter, then the rules that tie several together."""
-        check_parameters(self._parameter_constraints, self.get_params(deep=False))
+    # Checked against this machine (a directory that exists, a device it
+    # has); a saved model is checked without them, since it carries its
+    # backbone and chooses its device where it is loaded.
+    _machine_parameters = ("model", "device")
+
+    def _validate_params(self, machine=True):
+        """Check every parameter, then the rules that tie several together.
+
+        With ``machine=False``, ``model`` and ``device`` are only checked to
+        be strings: what ``save`` and ``load`` need.
+        """
+        params = self.get_params(deep=False)
+        if not machine:
+            for name in self._machine_parameters:
+                if not isinstance(params.pop(name), (str, os.PathLike)):
+                    raise TypeError(f"{name} must be a string, got {getattr(self, name)!r}.")
+        check_parameters(self._parameter_constraints, params)
+        _check_class_weight_values(self.class_weight)
         if self.long_text == "chunk" and self.stride > self.max_length - 3:
             # Two special tokens, the shared ones, and at least one new token.
             raise ValueError(
@@ -460,15 +504,14 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     def _sample_weights(self, sample_weight, labels):
         weights = _check_sample_weight(sample_weight, np.empty(len(labels)), dtype=np.float64,
                                        ensure_non_negative=True)
-        if self.class_weight is not None:
-            weights = weights * compute_sample_weight(self.class_weight, labels)
         if not np.isfinite(weights).all():
             raise ValueError(
-                "class_weight or sample_weight holds a NaN or infinite weight; give every "
-                "class and text a finite weight."
-            )
-        if weights.sum() <= 0:
-            raise ValueError("sample_weight sums to zero: at least one text must count.")
+                "sample_weight holds a NaN or infinite weight; give every text a finite weight.")
+        # Scaled to a largest weight of 1 before anything is multiplied or
+        # summed, so that no finite weights overflow (1e308 is as good as 1).
+        weights = _scaled_to_max(weights)
+        if self.class_weight is not None:
+            weights = _scaled_to_max(weights * compute_sample_weight(self.class_weight, labels))
         # Mean 1, so weighting changes the balance of the loss, not its scale.
         return (weights / weights.mean()).astype(np.float32)
 
@@ -531,7 +574,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             Raw texts: a list, tuple, numpy array or pandas Series of
             strings, or a single-column 2-D array or DataFrame.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Labels of any hashable type, at least two distinct values; or,
+            Labels (strings, numbers or bools, of one type), at least two
+            distinct values; or,
             for multi-label classification, a 0/1 indicator matrix (as
             ``MultiLabelBinarizer`` gives), trained with a sigmoid per label.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -558,6 +602,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device) if accelerator is None else str(accelerator.device)
         precision = resolve_precision(self.precision, device)
         tokenizer, encoder, backbone_name = load_backbone(self.model, self.verbose)
+        check_max_length(self.max_length, encoder, "is set")
+        check_vocabulary(tokenizer, encoder)
         train_idx, valid_idx = self._split(len(texts), strata, seed)
 
         with seeded(seed, device):
@@ -623,7 +669,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 # The training view (with its cache of frozen-block states) goes;
                 # the module it trained is finalized.
                 del net, trained
-                fitted_module = strategy.finalize(module.to("cpu"))
+                fitted_module = strategy.finalize(module.to("cpu")).eval()
                 free_accelerator_memory(device)
 
         temperature, unknown_threshold, gaussians = 1.0, None, None
@@ -668,8 +714,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                                   seed):
         sample = train_idx[per_class_sample(strata[train_idx], module.head.out_features,
                                             PROTOTYPE_TEXTS, seed)]
-        _, embeddings = self._text_outputs(module, tokenizer, [texts[i] for i in sample],
+        _, embeddings = self._text_outputs(module.eval(), tokenizer, [texts[i] for i in sample],
                                            device, n_logits=module.head.out_features)
+        module.train()
         start_at_prototypes(module.head, embeddings, strata[sample], module.head.out_features)
 
     def _clear_fitted_attributes(self):
@@ -834,25 +881,42 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("explain is for one label per text; a multi-label model has no "
                              "single class to explain.")
         proba = self.predict_proba(texts)
-        if target is None:
-            columns = np.argmax(proba, axis=1)
-        else:
-            matches = np.flatnonzero(self.classes_ == target)
-            if len(matches) == 0:
-                raise ValueError(f"target={target!r} is not one of classes_ "
-                                 f"({', '.join(map(repr, self.classes_))}).")
-            columns = np.full(len(texts), matches[0])
-        words = [text.split() for text in texts]
-        occluded = [" ".join(tokens[:i] + tokens[i + 1:])
-                    for tokens in words for i in range(len(tokens))]
-        occluded_proba = self.predict_proba(occluded) if occluded else np.empty((0, 1))
-        explanations, start = [], 0
-        for row, tokens in enumerate(words):
-            without = occluded_proba[start:start + len(tokens), columns[row]]
-            explanations.append([(word, float(proba[row, columns[row]] - rest))
-                                 for word, rest in zip(tokens, without)])
-            start += len(tokens)
-        return explanations
+        columns = (np.argmax(proba, axis=1) if target is None
+                   else np.full(len(texts), self._class_index(target)))
+        return [self._explain_text(text, proba[row, columns[row]], columns[row])
+                for row, text in enumerate(texts)]
+
+    def _class_index(self, target):
+        if isinstance(target, (list, np.ndarray)):
+            raise TypeError(
+                f"target must be one label, one of classes_, got a {type(target).__name__}; "
+                "explain one class at a time, or leave target=None for each text's "
+                "predicted class.")
+        matches = [i for i, label in enumerate(self.classes_) if label == target]
+        if not matches:
+            raise ValueError(f"target={target!r} is not one of classes_ "
+                             f"({', '.join(map(repr, self.classes_))}).")
+        return matches[0]
+
+    def _explain_text(self, text, probability, column):
+        """``(word, contribution)`` pairs of one text, its occluded copies in bounded batches.
+
+        Words past what the model reads (beyond ``max_length`` tokens when
+        truncating) change nothing and contribute 0 without a pass; each
+        occluded copy keeps only as many later words as can fill the
+        tokens freed.
+        """
+        words = text.split()
+        n_read = (len(words) if self.long_text == "chunk"
+                  else self.tokenizer_.words_read(text, words))
+        occluded = (" ".join(words[:i] + words[i + 1:n_read + self.tokenizer_.max_length])
+                    for i in range(n_read))
+        contributions = np.zeros(len(words))
+        for start in range(0, n_read, OCCLUSION_BATCH):
+            batch = list(itertools.islice(occluded, OCCLUSION_BATCH))
+            contributions[start:start + len(batch)] = (
+                probability - self.predict_proba(batch)[:, column])
+        return [(word, float(value)) for word, value in zip(words, contributions)]
 
     def score_samples(self, X):
         """How much each text looks like the training classes; higher is more in scope.
@@ -901,10 +965,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     @classmethod
-    def load(cls, path, *, backend="torch", trust_remote_code=False):
+    def load(cls, path, *, backend="torch", device=None, trust_remote_code=False):
         """Rebuild a fitted estimator from a directory written by :meth:`save`.
 
-        Nothing is unpickled and no code from the directory runs. A model
+        Nothing is unpickled and no code from the directory runs. The
+        directory holds the whole model: it loads after the backbone
+        directory of the fit is gone, on another machine, and a model
         fitted on a GPU loads on a CPU-only machine.
 
         Parameters
@@ -914,6 +980,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             ``"onnx"`` predicts through the ``model.onnx`` that
             :meth:`export_onnx` wrote into the directory, with onnxruntime
             on the CPU (``pip install 'sklearn-tsft[onnx]'``).
+        device : str or None, default=None
+            The loaded estimator's ``device`` parameter. None keeps the
+            saved one where this machine has it; a device this machine
+            lacks (a GPU model on a CPU machine) becomes ``"auto"``, with
+            a warning.
         trust_remote_code : bool, default=False
             Let transformers run code shipped with the backbone's config;
             only for backbones that need it, from sources you trust.
@@ -928,7 +999,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         >>> clf.save("my_model")  # doctest: +SKIP
         >>> TokenSparseClassifier.load("my_model").predict(["lost my card"])  # doctest: +SKIP
         """
-        return persistence.load(cls, path, backend=backend, trust_remote_code=trust_remote_code)
+        return persistence.load(cls, path, backend=backend, device=device,
+                                trust_remote_code=trust_remote_code)
 
     def export_onnx(self, path, quantize=None):
         """Save the estimator and add an ONNX model of it, for fast CPU serving.

@@ -5,6 +5,8 @@ no traceback), 130 when interrupted.
 """
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pandas as pd
 
 from ._params import parse_assignment, parse_epochs
 from ._version import __version__
-from .tables import column, label_column, read_table, write_table
+from .tables import LABEL_TYPES, column, label_column, read_table, write_table
 
 USER_ERRORS = (ValueError, TypeError, ImportError, OSError)
 
@@ -44,7 +46,7 @@ def cmd_fit(args):
     check_save_target(args.out)  # before a fit that the save would waste
     frame = read_table(args.train, args.format)
     texts = column(frame, args.text_column, args.train)
-    labels = label_column(frame, args.label_column, args.train)
+    labels = label_column(frame, args.label_column, args.train, args.label_type)
     params = {"model": args.model, "strategy": args.strategy, "sparsity": args.sparsity,
               "max_epochs": args.max_epochs, "batch_size": args.batch_size,
               "device": args.device, "random_state": args.random_state,
@@ -64,7 +66,17 @@ def _load(args):
     return clf.set_params(verbose=0 if args.quiet else 1)
 
 
+def _check_out_is_not_input(args):
+    """Refuse ``--out`` naming the input file: the input must stay as it was."""
+    if "-" in (str(args.out), str(args.input)) or not Path(args.out).exists():
+        return
+    if Path(args.out).resolve() == Path(args.input).resolve():
+        raise ValueError(f"--out {args.out} is the input table; write to another file "
+                         "(the input is left as it is).")
+
+
 def cmd_predict(args):
+    _check_out_is_not_input(args)
     clf = _load(args)
     frame = read_table(args.input, args.format)
     texts = column(frame, args.text_column, args.input)
@@ -101,7 +113,7 @@ def cmd_evaluate(args):
         )
     frame = read_table(args.test, args.format)
     texts = column(frame, args.text_column, args.test)
-    truth = label_column(frame, args.label_column, args.test).to_numpy()
+    truth = _as_classes(clf, label_column(frame, args.label_column, args.test).to_numpy())
     predicted = clf.predict(texts)
     print(f"accuracy: {accuracy_score(truth, predicted):.4f}")
     print(f"macro-F1: {f1_score(truth, predicted, average='macro'):.4f}")
@@ -128,6 +140,7 @@ def _print_scope_report(clf, texts, truth, predicted):
 
 
 def cmd_explain(args):
+    _check_out_is_not_input(args)
     clf = _load(args)
     frame = read_table(args.input, args.format)
     texts = column(frame, args.text_column, args.input)
@@ -141,6 +154,12 @@ def cmd_explain(args):
             for j, (word, contribution) in enumerate(explanation)]
     columns = ["text_index", "word_index", "word", "contribution", "class"]
     write_table(pd.DataFrame(rows, columns=columns), args.out, args.out_format)
+
+
+def _as_classes(clf, labels):
+    """Labels read as text, as the model's classes where one is written that way."""
+    by_text = {str(label): label for label in clf.classes_}
+    return np.array([by_text.get(str(label), label) for label in labels], dtype=object)
 
 
 def _class_named(clf, name):
@@ -191,6 +210,9 @@ def build_parser():
     fit.add_argument("--batch-size", type=int, default=32)
     fit.add_argument("--device", default="auto")
     fit.add_argument("--random-state", type=int, default=0)
+    fit.add_argument("--label-type", choices=list(LABEL_TYPES),
+                     help="convert the label cells to this type (default: the text as "
+                     "written, so 01 and 1 are two classes; JSON Lines keeps its types)")
     fit.add_argument("--param", type=_parameter, action="append", default=[],
                      metavar="NAME=VALUE", help="any other TokenSparseClassifier parameter "
                      "(repeatable), e.g. --param lora_r=16")
@@ -237,6 +259,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         args.func(args)
+    except BrokenPipeError:
+        # The reader stopped early (| head): what it read is what it asked
+        # for. Exit as a program killed by SIGPIPE does, without a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         print("tsft: interrupted", file=sys.stderr)
         return 130

@@ -12,6 +12,8 @@ imported. In such a process ``AutoModelForSequenceClassification`` and
 any other model, with no ``trust_remote_code``.
 """
 
+import json
+
 import torch
 from torch import nn
 from transformers import (
@@ -23,8 +25,12 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ._atomic import replacing_directory
+from ._atomic import replacing_directory, unexpected_entries
 from .backbone import POOLINGS
+
+# The files an export wrote, with their sizes: a later export replaces the
+# directory only while it holds exactly those.
+EXPORT_MANIFEST = "tsft_export.json"
 
 
 class TsftTextClassifierConfig(PretrainedConfig):
@@ -95,8 +101,9 @@ def export_pretrained(module, tokenizer, classes, path, multilabel=False):
     classes : ndarray
         Labels in logit order; written as ``id2label`` (as strings).
     path : str or os.PathLike
-        A new or empty directory, or a transformers model directory, which
-        is replaced as a whole and atomically.
+        A new or empty directory, or one that a previous export wrote and
+        that holds nothing else (its ``tsft_export.json`` lists the
+        files), which is replaced as a whole and atomically.
     multilabel : bool, default=False
         Sets ``problem_type="multi_label_classification"``, so that
         ``pipeline`` applies a sigmoid per label instead of a softmax.
@@ -113,7 +120,19 @@ def export_pretrained(module, tokenizer, classes, path, multilabel=False):
     exported = TsftForSequenceClassification(config)
     exported.encoder.load_state_dict(encoder.state_dict())
     exported.head.load_state_dict(module.head.state_dict())
-    # A transformers model directory is recognised by its config.json.
-    with replacing_directory(path, may_replace=lambda old: (old / "config.json").exists()) as staging:
+    with replacing_directory(path, unexpected=_not_exported) as staging:
         exported.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        sizes = {file.relative_to(staging).as_posix(): {"size": file.stat().st_size}
+                 for file in sorted(staging.rglob("*")) if file.is_file()}
+        (staging / EXPORT_MANIFEST).write_text(json.dumps({"files": sizes}, indent=1))
+
+
+def _not_exported(path):
+    """What ``path`` holds besides the files a previous export listed."""
+    try:
+        listed = json.loads((path / EXPORT_MANIFEST).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = None
+    return unexpected_entries(path, listed if isinstance(listed, dict) else None,
+                              EXPORT_MANIFEST)

@@ -1,6 +1,9 @@
 """Batched prediction: length-sorted batches, dynamic padding, no autograd."""
 
+import contextlib
 import sys
+import threading
+import weakref
 
 import numpy as np
 import torch
@@ -20,7 +23,10 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
     Parameters
     ----------
     module : torch.nn.Module
-        Called as ``module(input_ids=..., attention_mask=...)``.
+        Called as ``module(input_ids=..., attention_mask=...)``. A module
+        in eval mode on ``device`` is used as it is (any number of threads
+        at once); otherwise it is switched to eval mode and moved to
+        ``device`` for the call and back after it, one thread at a time.
     input_ids : list of list of int
         Unpadded token ids of each text.
     pad_token_id : int
@@ -36,35 +42,57 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
     """
     order = np.argsort([len(ids) for ids in input_ids], kind="stable")
     # Moving the module or switching its mode walks every submodule, about
-    # 7 ms on MiniLM: a quarter of a one-text prediction on the CPU. Only
-    # what is needed is done, and undone afterwards.
+    # 7 ms on MiniLM: a quarter of a one-text prediction on the CPU. And
+    # either changes the module for every thread that predicts with it. A
+    # fitted module is on its home device in eval mode, so neither happens;
+    # where one must (a GPU, or a submodule a user put in training mode),
+    # the threads predicting with that module take turns.
     home = _parameter_device(module)
     moved = home is not None and home != torch.device(device)
     was_training = module.training
-    # Any submodule in training mode (dropout) must be switched, not only the top.
     switched = any(submodule.training for submodule in module.modules())
-    if moved:
-        module.to(device)
-    if switched:
-        module.eval()
-    chunks = []
-    try:
-        with torch.inference_mode(), autocast(device, precision):
-            starts = range(0, len(order), batch_size)
-            for start in tqdm(starts, disable=not progress, file=sys.stderr, desc="predict"):
-                batch = [input_ids[i] for i in order[start : start + batch_size]]
-                padded, mask = pad_batch(batch, pad_token_id)
-                logits = module(input_ids=padded.to(device), attention_mask=mask.to(device))
-                chunks.append(logits.float().cpu())
-    finally:
-        if switched:
-            module.train(was_training)
+    with _changing_lock(module) if moved or switched else contextlib.nullcontext():
         if moved:
-            module.to(home)
+            module.to(device)
+        if switched:
+            module.eval()
+        try:
+            chunks = _batched_logits(module, input_ids, order, pad_token_id, batch_size,
+                                     device, precision, progress)
+        finally:
+            if switched:
+                module.train(was_training)
+            if moved:
+                module.to(home)
     logits = torch.cat(chunks).numpy()
     restored = np.empty_like(logits)
     restored[order] = logits
     return restored
+
+
+def _batched_logits(module, input_ids, order, pad_token_id, batch_size, device, precision,
+                    progress):
+    chunks = []
+    with torch.inference_mode(), autocast(device, precision):
+        starts = range(0, len(order), batch_size)
+        for start in tqdm(starts, disable=not progress, file=sys.stderr, desc="predict"):
+            batch = [input_ids[i] for i in order[start : start + batch_size]]
+            padded, mask = pad_batch(batch, pad_token_id)
+            logits = module(input_ids=padded.to(device), attention_mask=mask.to(device))
+            chunks.append(logits.float().cpu())
+    return chunks
+
+
+# One lock per module; a wrapper that predicts with a module (its
+# ``module`` attribute, as LogitsAndEmbedding has) shares that module's lock.
+_CHANGING_LOCKS = weakref.WeakKeyDictionary()
+_CHANGING_LOCKS_GUARD = threading.Lock()
+
+
+def _changing_lock(module):
+    owner = getattr(module, "module", module)
+    with _CHANGING_LOCKS_GUARD:
+        return _CHANGING_LOCKS.setdefault(owner, threading.Lock())
 
 
 def _parameter_device(module):

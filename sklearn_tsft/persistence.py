@@ -26,22 +26,33 @@ from the directory runs unless the caller passes ``trust_remote_code=True``.
 
 import hashlib
 import json
-from pathlib import Path
+import math
+import warnings
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import safetensors.numpy
 import safetensors.torch
-from safetensors import SafetensorError
+import torch
+from safetensors import SafetensorError, safe_open
 from skorch.history import History
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from ._atomic import check_replaceable, replacing_directory
+from ._atomic import check_replaceable, replacing_directory, unexpected_entries
 from ._data import TextTokenizer
 from ._json import json_default
 from ._version import __version__
-from .backbone import POOLINGS, TextClassifierModule, quiet_transformers
+from ._device import resolve_device
+from .backbone import (
+    POOLINGS,
+    TextClassifierModule,
+    check_max_length,
+    check_vocabulary,
+    quiet_transformers,
+)
 from .exceptions import ModelFormatError
 from .onnx_export import ONNX_FILE, OnnxModule, export_onnx
+from .out_of_scope import OOS_SCORES
 from .strategies import available_strategies, make_strategy
 
 # 2: tsft.json lists the directory's files with sizes and checksums.
@@ -84,8 +95,15 @@ def _encode_classes(classes):
     return {"dtype": dtype, "values": [encode_value(c, "classes_") for c in classes]}
 
 
-def _decode_classes(data):
-    return np.array(data["values"], dtype=object if data["dtype"] == "object" else data["dtype"])
+def decode_classes(data, file):
+    """The ``classes_`` array that :func:`_encode_classes` wrote."""
+    values = data["values"]
+    if not all(isinstance(value, (bool, int, float, str)) for value in values):
+        raise ModelFormatError(f"{file}: the classes are not all strings, numbers or bools.")
+    try:
+        return np.array(values, dtype=object if data["dtype"] == "object" else data["dtype"])
+    except (TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{file}: the classes do not fit their dtype ({exc}).") from exc
 
 
 def base_encoder(module):
@@ -114,6 +132,13 @@ def save(estimator, path, onnx=False, quantize=None):
             "directory already holds everything: copy it, or load it with backend='torch' "
             "to save again."
         )
+    try:
+        estimator._validate_params(machine=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"cannot save: {exc} A parameter was set to this after fit; set it back to a "
+            "valid value (a saved model must load)."
+        ) from exc
     params = {name: encode_value(value, name)
               for name, value in estimator.get_params(deep=False).items()}
     strategy = available_strategies()[estimator.strategy]
@@ -136,7 +161,7 @@ def save(estimator, path, onnx=False, quantize=None):
         "max_length": tokenizer.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
     }
-    with replacing_directory(path, may_replace=is_model_directory) as staging:
+    with replacing_directory(path, unexpected=not_saved_here) as staging:
         # save_model stores tensors that share memory (peft's wrappers) once.
         safetensors.torch.save_model(estimator.module_, staging / WEIGHTS,
                                      metadata={"format": "pt"})
@@ -153,14 +178,23 @@ def save(estimator, path, onnx=False, quantize=None):
         (staging / METADATA).write_text(json.dumps(metadata, indent=1, default=json_default))
 
 
-def is_model_directory(path):
-    """Whether ``path`` holds a saved model (which a save may replace)."""
-    return (Path(path) / METADATA).exists()
+def not_saved_here(path):
+    """What ``path`` holds besides the files that its ``tsft.json`` lists.
+
+    A save replaces a directory only when this is nothing: a saved model,
+    untouched, with nothing of the user's added to it.
+    """
+    try:
+        listed = json.loads((Path(path) / METADATA).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = None
+    return unexpected_entries(Path(path), listed if isinstance(listed, dict) else None,
+                              METADATA)
 
 
 def check_save_target(path):
     """Raise ``ValueError`` now if :func:`save` would refuse ``path``."""
-    check_replaceable(path, is_model_directory)
+    check_replaceable(path, not_saved_here)
 
 
 def _sha256(file):
@@ -198,7 +232,12 @@ def check_files(path, manifest, skip=()):
 
 
 def read_metadata(path):
-    """The checked contents of ``tsft.json`` in ``path``."""
+    """The checked contents of ``tsft.json`` in ``path``.
+
+    The format version is read first, then the file list is checked
+    against the files, then every other entry against :data:`SCHEMA`:
+    nothing is built from a value that has not been checked.
+    """
     path = Path(path)
     if not path.is_dir():
         raise ModelFormatError(f"{str(path)!r} is not a directory written by save().")
@@ -213,32 +252,100 @@ def read_metadata(path):
         version = metadata["format_version"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFormatError(f"{path / METADATA} is corrupted ({exc}).") from exc
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not _is_int(version) or version > FORMAT_VERSION:
         raise ModelFormatError(
-            f"{str(path)!r} was written in format version {version} by sklearn-tsft "
+            f"{str(path)!r} was written in format version {version!r} by sklearn-tsft "
             f"{metadata.get('sklearn_tsft_version')}; this sklearn-tsft "
             f"({__version__}) reads up to version {FORMAT_VERSION}. Upgrade: "
             "pip install -U sklearn-tsft."
         )
-    if version >= 2:
-        if not isinstance(metadata.get("files"), dict):
-            raise ModelFormatError(f"{path / METADATA} lacks its list of files; save again.")
-        # The ONNX file matters only to backend="onnx", which checks it.
-        check_files(path, metadata["files"], skip={ONNX_FILE})
+    if version < FORMAT_VERSION:
+        # Version 1 carried no file list; reading it would skip every file check.
+        raise ModelFormatError(
+            f"{str(path)!r} says format version {version}, which lists no checksums of its "
+            f"files; this sklearn-tsft reads version {FORMAT_VERSION}. Load it with the "
+            "release that wrote it and save it again."
+        )
+    check_schema(metadata, path / METADATA)
+    # The ONNX file matters only to backend="onnx", which checks it.
+    check_files(path, metadata["files"], skip={ONNX_FILE})
     return metadata
 
 
-def _checked_pooling(value):
-    if value not in POOLINGS:
-        raise ValueError(f"pooling {value!r} is not one of {', '.join(POOLINGS)}")
-    return value
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _checked_threshold(value):
-    # Absent in models saved before out-of-scope detection.
-    if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value)):
-        raise ValueError(f"unknown_threshold {value!r} is not a finite number")
-    return value
+def _is_finite(value):
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _is_file_list(files):
+    return isinstance(files, dict) and all(
+        isinstance(name, str) and name and not name.startswith("/")
+        and ".." not in PurePosixPath(name).parts
+        and isinstance(entry, dict) and _is_int(entry.get("size")) and entry["size"] >= 0
+        and isinstance(entry.get("sha256"), str) and len(entry["sha256"]) == 64
+        for name, entry in files.items())
+
+
+def _is_class_list(classes):
+    return (isinstance(classes, dict) and isinstance(classes.get("dtype"), str)
+            and isinstance(classes.get("values"), list) and len(classes["values"]) >= 1)
+
+
+# entry: (required, check, what it must be). Entries added after format
+# version 2 came out are optional, with the default that load applies.
+SCHEMA = {
+    "format": (True, lambda v: v == "sklearn-tsft", "'sklearn-tsft'"),
+    "files": (True, _is_file_list, "a list of relative file names with sizes and SHA-256"),
+    "params": (True, lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v),
+               "an object of parameters"),
+    "classes": (True, _is_class_list, "an object with a dtype and a list of values"),
+    "backbone_name": (True, lambda v: isinstance(v, str), "a string"),
+    "pooling": (False, lambda v: v in POOLINGS, f"one of {', '.join(POOLINGS)}"),
+    "n_trainable_params": (True, lambda v: _is_int(v) and v >= 0, "a count"),
+    "trainable_fraction": (True, lambda v: _is_finite(v) and v >= 0, "a fraction"),
+    "history": (True, lambda v: isinstance(v, list), "a list of epochs"),
+    "temperature": (True, lambda v: _is_finite(v) and v > 0, "a positive finite number"),
+    "unknown_threshold": (False, lambda v: v is None or _is_finite(v),
+                          "null or a finite number"),
+    "unknown_score": (False, lambda v: v is None or v in OOS_SCORES,
+                      f"null or one of {', '.join(OOS_SCORES)}"),
+    "multilabel": (True, lambda v: isinstance(v, bool), "true or false"),
+    "max_length": (True, lambda v: _is_int(v) and v >= 2, "an int of at least 2"),
+    "strategy_attributes": (True, lambda v: isinstance(v, dict), "an object"),
+}
+
+
+def check_schema(metadata, file):
+    """Raise ``ModelFormatError`` naming the first entry of ``tsft.json`` that is wrong."""
+    for name, (required, check, expected) in SCHEMA.items():
+        if name not in metadata:
+            if required:
+                raise ModelFormatError(
+                    f"{file} lacks the entry {name!r}; it was written by another version of "
+                    "sklearn-tsft or edited. Save the model again.")
+            continue
+        if not check(metadata[name]):
+            raise ModelFormatError(
+                f"{file}: {name} {_shown(metadata[name])} is not {expected}; the file was "
+                "edited or damaged. Save the model again.")
+    classes = decode_classes(metadata["classes"], file)
+    if len(set(classes.tolist())) != len(classes):
+        raise ModelFormatError(f"{file}: the classes repeat a label; save the model again.")
+    if metadata["multilabel"] and classes.tolist() != list(range(len(classes))):
+        raise ModelFormatError(
+            f"{file}: a multi-label model's classes are 0 .. n_labels - 1, not "
+            f"{_shown(classes.tolist())}; save the model again.")
+    if not metadata["multilabel"] and len(classes) < 2:
+        raise ModelFormatError(f"{file}: a classifier has at least two classes.")
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _class_gaussians(path, metadata):
@@ -263,27 +370,84 @@ def _load_weights(module, path):
         ) from exc
 
 
-def _module(path, backend, metadata, strategy, config, n_classes, pooling, trust_remote_code):
+def _module(path, backend, metadata, strategy, config, n_classes, pooling, tokenizer,
+            trust_remote_code):
     """The fitted module: torch weights from safetensors, or the directory's ONNX file."""
     if backend == "onnx":
-        listed = metadata.get("files", {ONNX_FILE: None})
+        listed = metadata["files"]
         if not (path / ONNX_FILE).exists() or ONNX_FILE not in listed:
             raise ModelFormatError(
                 f"{str(path)!r} has no {ONNX_FILE} written with this model; write one with "
                 "clf.export_onnx(path), or load with backend='torch'."
             )
-        if listed[ONNX_FILE] is not None:
-            check_files(path, {ONNX_FILE: listed[ONNX_FILE]})
+        check_files(path, {ONNX_FILE: listed[ONNX_FILE]})
         return OnnxModule(path / ONNX_FILE)
-    with quiet_transformers(0):
-        encoder = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
-    module = TextClassifierModule(strategy.inference_encoder(encoder), n_classes, pooling=pooling)
+
+    def build():
+        with quiet_transformers(0):
+            encoder = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
+        return TextClassifierModule(strategy.inference_encoder(encoder), n_classes,
+                                    pooling=pooling)
+
+    # The architecture is checked on the meta device (shapes, no memory)
+    # before a config that asks for a huge model can allocate it.
+    with torch.device("meta"):
+        skeleton = build()
+    _check_architecture(skeleton, path, tokenizer, metadata["max_length"])
+    module = build()
     _load_weights(module, path)
     return module
 
 
-def load(cls, path, *, backend="torch", trust_remote_code=False):
+def _check_architecture(skeleton, path, tokenizer, max_length):
+    """Compare the config's architecture with the weight file's header and the tokenizer."""
+    expected = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
+    try:
+        with safe_open(path / WEIGHTS, framework="pt") as weights:
+            stored = {name: tuple(weights.get_slice(name).get_shape()) for name in weights.keys()}
+    except (SafetensorError, OSError) as exc:
+        raise ModelFormatError(f"{path / WEIGHTS} is corrupted or unreadable ({exc}).") from exc
+    for name, shape in stored.items():
+        if expected.get(name, shape) != shape or name not in expected:
+            raise ModelFormatError(
+                f"{path / WEIGHTS} does not match the architecture in {path / 'backbone'}: "
+                f"{name} is stored with shape {shape}, the config gives "
+                f"{expected.get(name, 'no such tensor')}. The directory was edited; save the "
+                "model again.")
+    try:
+        check_vocabulary(tokenizer, skeleton.encoder)
+        check_max_length(max_length, skeleton.encoder, "is saved in tsft.json")
+    except ValueError as exc:
+        raise ModelFormatError(f"{path}: {exc}") from exc
+
+
+def _device_here(estimator, device):
+    """The ``device`` parameter of a loaded estimator, chosen on this machine.
+
+    ``device`` (load's argument) wins; else the saved one is kept when this
+    machine has it, and becomes "auto" (with a warning) when it does not.
+    """
+    if device is not None:
+        resolve_device(device)
+        return device
+    try:
+        resolve_device(estimator.device)
+    except ValueError:
+        warnings.warn(
+            f"this model was saved with device={estimator.device!r}, which this machine "
+            "does not have; it is loaded with device='auto'. Pass load(..., device=...) to "
+            "choose.", UserWarning, stacklevel=3)
+        return "auto"
+    return estimator.device
+
+
+def load(cls, path, *, backend="torch", device=None, trust_remote_code=False):
     """Rebuild an estimator of class ``cls`` from a directory written by :func:`save`.
+
+    The directory is checked against what it holds, never against the
+    machine that wrote it: the backbone comes from the directory (the
+    ``model`` directory of the fit need not exist here), and the device is
+    chosen here.
 
     Parameters
     ----------
@@ -293,6 +457,9 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
     backend : {"torch", "onnx"}, default="torch"
         ``"onnx"`` predicts through the directory's ``model.onnx`` with
         onnxruntime (written by ``export_onnx``).
+    device : str or None, default=None
+        The loaded estimator's ``device``. None keeps the saved one where
+        this machine has it, else "auto" (with a warning).
     trust_remote_code : bool, default=False
         Passed to transformers; only for backbones whose config needs code
         from the directory, and only for directories you trust.
@@ -309,11 +476,9 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
     try:
         params = {name: decode_value(value) for name, value in metadata["params"].items()}
         estimator = cls(**params)
-        estimator._validate_params()
-        temperature = metadata["temperature"]
-        if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
-            raise ValueError(f"temperature {temperature!r} is not a positive finite number")
-        classes = _decode_classes(metadata["classes"])
+        estimator._validate_params(machine=False)
+        estimator.device = _device_here(estimator, device)
+        classes = decode_classes(metadata["classes"], path / METADATA)
         strategy = make_strategy(params["strategy"], params)
         with quiet_transformers(0):
             config = AutoConfig.from_pretrained(
@@ -325,13 +490,13 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
                 metadata["strategy_attributes"]),
             "backbone_name_": metadata["backbone_name"],
             # Models saved before the pooling choice all mean-pooled.
-            "pooling_": _checked_pooling(metadata.get("pooling", "mean")),
+            "pooling_": metadata.get("pooling", "mean"),
             "tokenizer_": TextTokenizer(tokenizer, metadata["max_length"]),
             "history_": History(metadata["history"]),
             "n_trainable_params_": metadata["n_trainable_params"],
             "trainable_fraction_": metadata["trainable_fraction"],
-            "temperature_": float(temperature),
-            "unknown_threshold_": _checked_threshold(metadata.get("unknown_threshold")),
+            "temperature_": float(metadata["temperature"]),
+            "unknown_threshold_": metadata.get("unknown_threshold"),
             "unknown_score_": metadata.get("unknown_score"),
             "multilabel_": metadata["multilabel"],
             "n_classes_": len(classes),
@@ -347,7 +512,7 @@ def load(cls, path, *, backend="torch", trust_remote_code=False):
             raise
         raise ModelFormatError(f"cannot load {str(path)!r}: {exc}") from exc
     module = _module(path, backend, metadata, strategy, config, len(classes),
-                     fitted["pooling_"], trust_remote_code)
+                     fitted["pooling_"], tokenizer, trust_remote_code)
     for name, value in fitted.items():
         setattr(estimator, name, value)
     estimator.module_ = module.eval()

@@ -46,6 +46,10 @@ def table_format(path, format=None):
 def read_table(path, format=None):
     """Read a table into a DataFrame; every column is kept.
 
+    CSV and TSV cells are read as strings, exactly as written, so that
+    writing the frame back gives the same cells; JSON Lines keeps its
+    values' JSON types.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -72,8 +76,10 @@ def read_table(path, format=None):
     try:
         if kind == "jsonl":
             return pd.read_json(source, lines=True, dtype=False)
-        # keep_default_na=False: an empty text is an empty string, not NaN.
-        return pd.read_csv(source, sep="\t" if kind == "tsv" else ",", keep_default_na=False)
+        # Every cell as the text it is: no type guessing (a zip code 02134
+        # stays 02134, 1e3 stays 1e3), and an empty cell is "", not NaN.
+        return pd.read_csv(source, sep="\t" if kind == "tsv" else ",", dtype=str,
+                           keep_default_na=False)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise TableError(f"cannot read {str(path)!r} as {kind}: {exc}") from exc
 
@@ -120,8 +126,16 @@ def column(frame, name, path):
     return frame[name]
 
 
-def label_column(frame, name, path):
-    """The label column ``name``, refusing empty cells (they would become a class ``""``)."""
+LABEL_TYPES = {"str": str, "int": int, "float": float}
+
+
+def label_column(frame, name, path, label_type=None):
+    """The label column ``name``, refusing empty cells (they would become a class ``""``).
+
+    ``label_type`` (``"str"``, ``"int"`` or ``"float"``) converts the
+    cells; None keeps them as read (strings from CSV and TSV, so that
+    ``01`` and ``1`` are two labels).
+    """
     labels = column(frame, name, path)
     empty = np.flatnonzero(labels.isna().to_numpy() | (labels.astype(str).str.strip() == ""))
     if len(empty):
@@ -130,4 +144,10 @@ def label_column(frame, name, path):
         raise TableError(
             f"{str(path)!r}: column {name!r} is empty in {len(empty)} row(s) ({rows}); give "
             "every text a label, or drop those rows.")
-    return labels
+    if label_type is None:
+        return labels
+    try:
+        return labels.map(LABEL_TYPES[label_type])
+    except ValueError as exc:
+        raise TableError(f"{str(path)!r}: column {name!r} holds a label that is not "
+                         f"{label_type} ({exc}); use --label-type str.") from exc

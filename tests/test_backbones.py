@@ -22,8 +22,10 @@ from sklearn_tsft.strategies import available_strategies
 
 from .helpers import make_texts
 
+# 130 positions: RoBERTa-style encoders number positions after the padding id,
+# so they lose up to two to reach the default max_length of 128.
 SIZES = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-             max_position_embeddings=128)
+             max_position_embeddings=130)
 ARCHITECTURES = {
     "bert": SIZES,
     "distilbert": dict(dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=128),
@@ -50,9 +52,13 @@ def tiny_model(architecture):
     tokenizer = AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
     config = AutoConfig.for_model(architecture, vocab_size=tokenizer.vocab_size,
                                   **ARCHITECTURES[architecture])
+    tokenizer.save_pretrained(path)
+    config.save_pretrained(path)
+    # Loaded beside a decoder's config, the tokenizer gains that decoder's
+    # end-of-text token, which needs an embedding row of its own.
+    config.vocab_size = len(AutoTokenizer.from_pretrained(path, local_files_only=True))
     torch.manual_seed(0)
     AutoModel.from_config(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
     return path
 
 

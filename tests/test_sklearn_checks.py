@@ -63,7 +63,6 @@ EXPECTED_FAILED_CHECKS = {
     "check_complex_data": NOT_FOR_TEXT,
     "check_estimators_empty_data": NOT_FOR_TEXT,
     "check_classifiers_train": "digit strings of random floats are not learnable in 3 epochs",
-    "check_supervised_y_2d": NOT_FOR_TEXT,
     "check_sample_weight_equivalence_on_dense_data": (
         "minibatch SGD with shuffled batches: repeating a row is not bit-equal to weighting it"
     ),
