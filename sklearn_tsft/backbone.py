@@ -24,6 +24,8 @@ from transformers.models.auto.modeling_auto import (
 )
 from transformers.pytorch_utils import Conv1D
 
+from .exceptions import HubUnreachable
+
 DEFAULT_MODEL = "default"
 
 
@@ -209,10 +211,6 @@ def load_backbone(model, verbose=0):
         # Decoder LMs often ship without a pad token; padding is masked anyway.
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, encoder, location
-
-
-class HubUnreachable(OSError):
-    """The Hugging Face Hub cannot be reached to download a model."""
 
 
 def _from_pretrained(location, local_files_only):

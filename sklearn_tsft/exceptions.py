@@ -11,3 +11,11 @@ class FitInterrupted(Exception):
 
 class NonFiniteLoss(ValueError):
     """Training produced a NaN or infinite loss; the fit is abandoned."""
+
+
+class TableError(ValueError):
+    """A table that cannot be read, or lacks a column the caller needs."""
+
+
+class HubUnreachable(OSError):
+    """The Hugging Face Hub cannot be reached to download a model."""

@@ -59,7 +59,7 @@ def export_onnx(module, path, quantize=None):
             # the example batch fixes as the exported graph expects.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _LogitsAndEmbedding(module),
+                _GraphOutputs(module),
                 _example_batch(module.encoder.config.vocab_size),
                 traced,
                 input_names=["input_ids", "attention_mask"],
@@ -90,7 +90,7 @@ def export_onnx(module, path, quantize=None):
         traced.unlink()
 
 
-class _LogitsAndEmbedding(nn.Module):
+class _GraphOutputs(nn.Module):
     # One graph gives both outputs: the embedding feeds the Mahalanobis
     # out-of-scope score.
     def __init__(self, module):

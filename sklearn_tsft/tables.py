@@ -12,12 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ._atomic import replacing_file
+from .exceptions import TableError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-
-
-class TableError(ValueError):
-    """A table that cannot be read, or lacks a column the caller needs."""
 
 
 def table_format(path, format=None):
