@@ -490,8 +490,11 @@ def main(argv=None, runner=in_fresh_processes):
     summary = summarise(rows)
     runs = list(dict.fromkeys([*settings(args)["strategies"], *summary.run]))
     table = markdown(summary, runs)
-    command = " ".join(["python benchmarks/suite.py", *(argv if argv is not None
-                                                         else sys.argv[1:])])
+    # A local backbone directory is named as the rows name it, not by its path here.
+    given = argv if argv is not None else sys.argv[1:]
+    command = " ".join(["python benchmarks/suite.py", *(
+        backbone_name(word) if word == args.model and args.model != "default" else word
+        for word in given)])
     result = {
         "schema_version": SCHEMA_VERSION, "stem": stem, "command": command, "commit": commit(),
         "backbone": {key: rows[0][key] for key in ("backbone", "backbone_config")},

@@ -83,6 +83,8 @@ def test_model_reaches_every_fit_and_is_recorded_without_a_path(outcome, tiny_ba
     digest = config_digest(AutoConfig.from_pretrained(tiny_backbone))
     assert result["backbone"] == {"backbone": Path(tiny_backbone).name,
                                   "backbone_config": digest}
+    assert tiny_backbone not in result["command"]
+    assert f"--model {Path(tiny_backbone).name}" in result["command"]
     for row in result["rows"]:
         assert (row["backbone"], row["backbone_config"]) == (Path(tiny_backbone).name, digest)
         assert tiny_backbone not in json.dumps(row)
