@@ -8,6 +8,7 @@ directory at the path, which readers refuse, never a mix of the two.
 """
 
 import contextlib
+import json
 import os
 import shutil
 import uuid
@@ -68,6 +69,20 @@ def unexpected_entries(root, listed, manifest):
         elif name in listed and entry.stat().st_size != listed[name].get("size"):
             found.append(f"{name} (changed since it was written)")
     return found
+
+
+def unexpected_beside_manifest(root, manifest):
+    """:func:`unexpected_entries` of ``root`` against the file list in its JSON ``manifest``.
+
+    The list is the manifest's ``"files"`` entry; a manifest that is
+    missing or unreadable lists nothing, so everything is unexpected.
+    """
+    try:
+        listed = json.loads((Path(root) / manifest).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = None
+    return unexpected_entries(Path(root), listed if isinstance(listed, dict) else None,
+                              manifest)
 
 
 def target_path(path):

@@ -25,7 +25,7 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ._atomic import replacing_directory, unexpected_entries
+from ._atomic import replacing_directory, unexpected_beside_manifest
 from .backbone import POOLINGS
 
 # The files an export wrote, with their sizes: a later export replaces the
@@ -130,9 +130,4 @@ def export_pretrained(module, tokenizer, classes, path, multilabel=False):
 
 def _not_exported(path):
     """What ``path`` holds besides the files a previous export listed."""
-    try:
-        listed = json.loads((path / EXPORT_MANIFEST).read_text())["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        listed = None
-    return unexpected_entries(path, listed if isinstance(listed, dict) else None,
-                              EXPORT_MANIFEST)
+    return unexpected_beside_manifest(path, EXPORT_MANIFEST)

@@ -38,7 +38,7 @@ from safetensors import SafetensorError, safe_open
 from skorch.history import History
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from ._atomic import check_replaceable, replacing_directory, unexpected_entries
+from ._atomic import check_replaceable, replacing_directory, unexpected_beside_manifest
 from ._data import TextTokenizer
 from ._json import json_default
 from ._version import __version__
@@ -184,12 +184,7 @@ def not_saved_here(path):
     A save replaces a directory only when this is nothing: a saved model,
     untouched, with nothing of the user's added to it.
     """
-    try:
-        listed = json.loads((Path(path) / METADATA).read_text())["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        listed = None
-    return unexpected_entries(Path(path), listed if isinstance(listed, dict) else None,
-                              METADATA)
+    return unexpected_beside_manifest(path, METADATA)
 
 
 def check_save_target(path):
@@ -408,7 +403,7 @@ def _check_architecture(skeleton, path, tokenizer, max_length):
     except (SafetensorError, OSError) as exc:
         raise ModelFormatError(f"{path / WEIGHTS} is corrupted or unreadable ({exc}).") from exc
     for name, shape in stored.items():
-        if expected.get(name, shape) != shape or name not in expected:
+        if expected.get(name) != shape:
             raise ModelFormatError(
                 f"{path / WEIGHTS} does not match the architecture in {path / 'backbone'}: "
                 f"{name} is stored with shape {shape}, the config gives "
