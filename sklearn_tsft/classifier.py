@@ -6,6 +6,7 @@ import os
 import warnings
 
 import numpy as np
+import torch
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
@@ -45,8 +46,9 @@ from .backbone import (
     resolve_model,
 )
 from .calibration import fit_temperature
+from .contrastive import OBJECTIVES, resolve_objective
 from .exceptions import FitInterrupted
-from .head_init import PROTOTYPE_TEXTS, start_at_prototypes
+from .head_init import PROTOTYPE_TEXTS, start_at_logistic_regression, start_at_prototypes
 from .long_texts import WINDOW_POOLINGS, long_text_policy
 from .out_of_scope import GAUSSIAN_TEXTS, OOS_SCORES, ClassGaussians, logit_scores
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
@@ -84,6 +86,10 @@ def _check_module_names(value):
 # Occluded copies of a text predicted at once by explain: memory stays
 # bounded whatever the text's length.
 OCCLUSION_BATCH = 256
+# average=True: the share of the optimizer steps before the averaged ones.
+# After token_sparse's depth schedule narrows (a quarter of the steps), so
+# the averaged parameters stay the same.
+AVERAGED_SHARE = 1 / 2
 
 
 def _scaled_to_max(weights):
@@ -170,7 +176,21 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         data whose classes the pretrained embeddings already separate
         (sms_spam), and fails where they do not (rotten_tomatoes: the scale
         and the backbone's gradients collapse); see ``docs/method.md``.
-        Multi-label fits always start at random.
+        Multi-label fits always start at random. Only for the cross-entropy
+        objective.
+    objective : {"auto", "cross_entropy", "contrastive"}, default="auto"
+        What the backbone is trained on. ``"cross_entropy"``: the
+        classification loss through the linear head. ``"contrastive"``:
+        a supervised contrastive loss on the pooled embeddings (texts of a
+        class pulled together, of other classes apart, within each batch),
+        after which the head is set to a logistic regression on the adapted
+        embeddings of the training texts, as SetFit does; it suits few texts
+        per class, where cross-entropy through a head soon reaches zero on
+        the training texts. ``"auto"``: contrastive when the median class
+        has at most 16 training texts, else cross-entropy (chosen by
+        measurement, see ``docs/method.md``); always cross-entropy for
+        multi-label data, under Accelerate and with ``strategy="head"``,
+        which refuse ``"contrastive"``.
     max_length : int, default=128
         Texts are truncated to this many tokens.
     long_text : {"truncate", "chunk"}, default="truncate"
@@ -208,6 +228,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     warmup_ratio : float, default=0.1
         Fraction of the training steps over which the learning rate rises
         linearly from 0; it then decays linearly to 0.
+    average : bool, default=False
+        End with the mean of the trained weights (deltas, adapters or
+        blocks, and the head) over the second half of the optimizer steps
+        instead of their last values (stochastic weight averaging, as
+        ``SGDClassifier(average=True)`` averages its weights). Not with
+        ``early_stopping``, which keeps its best epoch instead.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn: a dict maps
         labels to weights, ``"balanced"`` weights inversely to class
@@ -281,6 +307,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         The directory or Hub id the backbone was loaded from.
     pooling_ : {"mean", "last"}
         The pooling used (``pooling`` with "auto" resolved).
+    objective_ : {"cross_entropy", "contrastive"}
+        The objective trained (``objective`` with "auto" resolved).
     n_trainable_params_ : int
         Number of scalar parameters the optimizer updated, head included.
     trainable_fraction_ : float
@@ -338,6 +366,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         num_virtual_tokens=20,
         pooling="auto",
         head_init="random",
+        objective="auto",
         max_length=128,
         long_text="truncate",
         stride=32,
@@ -348,6 +377,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         head_lr=1e-2,
         weight_decay=0.01,
         warmup_ratio=0.1,
+        average=False,
         class_weight=None,
         validation_fraction=None,
         early_stopping=None,
@@ -375,6 +405,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.num_virtual_tokens = num_virtual_tokens
         self.pooling = pooling
         self.head_init = head_init
+        self.objective = objective
         self.max_length = max_length
         self.long_text = long_text
         self.stride = stride
@@ -385,6 +416,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.head_lr = head_lr
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
+        self.average = average
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
@@ -423,6 +455,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         "num_virtual_tokens": Interval(numbers.Integral, 1, None),
         "pooling": Options("auto", *POOLINGS),
         "head_init": Options("random", "prototypes"),
+        "objective": Options("auto", *OBJECTIVES),
         "max_length": Interval(numbers.Integral, 2, None),
         "long_text": Options("truncate", "chunk",
                              message="long_text must be 'truncate' or 'chunk', got {value!r}."),
@@ -436,6 +469,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         "head_lr": Interval(numbers.Real, 0, None, closed="neither"),
         "weight_decay": Interval(numbers.Real, 0, None),
         "warmup_ratio": Interval(numbers.Real, 0, 1),
+        "average": Boolean(),
         "class_weight": AnyOf(NONE, Options("balanced"), InstanceOf(dict, description="a dict"),
                               description="None, 'balanced' or a dict of label -> weight"),
         "validation_fraction": AnyOf(NONE, Interval(numbers.Real, 0, 1, closed="neither"),
@@ -495,6 +529,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         for used, message in needs_validation:
             if used and self.validation_fraction is None:
                 raise ValueError(message)
+        if self.objective == "contrastive" and (self.accelerate or self.strategy == "head"):
+            raise ValueError(
+                "objective='contrastive' trains the backbone's embeddings with a loss over "
+                "the whole batch, which needs a strategy that trains the backbone and no "
+                "Accelerate: use objective='auto' or 'cross_entropy'"
+                + (", or accelerate=False." if self.accelerate else ", or another strategy."))
         if self.accelerate and self.device != "auto":
             raise ValueError(
                 f"accelerate=True takes the device from Accelerate; leave device='auto' "
@@ -557,6 +597,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             classes, encoded = check_labels(y, n_texts)
             return classes, encoded, encoded, False
         indicator, label_sets = check_label_matrix(y, n_texts)
+        if self.objective == "contrastive":
+            raise ValueError(
+                "objective='contrastive' is for one label per text; with a multi-label y set "
+                "objective='auto' or 'cross_entropy'.")
         for name in ("class_weight", "calibrate"):
             if getattr(self, name):
                 raise ValueError(
@@ -606,6 +650,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         check_max_length(self.max_length, encoder, "is set")
         check_vocabulary(tokenizer, encoder)
         train_idx, valid_idx = self._split(len(texts), strata, seed)
+        objective = resolve_objective(
+            self.objective, strata[train_idx],
+            possible=not multilabel and accelerator is None and self.strategy != "head")
 
         with seeded(seed, device):
             tokenizer = strategy.build_tokenizer(
@@ -615,11 +662,15 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             policy = self._long_text_policy(tokenizer)
             pooling = default_pooling(encoder.config) if self.pooling == "auto" else self.pooling
             module = TextClassifierModule(encoder, len(classes), pooling=pooling)
-            if self.head_init == "prototypes" and not multilabel:
+            if self.head_init == "prototypes" and objective == "cross_entropy" and not multilabel:
                 self._start_head_at_prototypes(module, tokenizer, texts, train_idx, strata,
                                                device, seed)
             n_backbone = sum(p.numel() for p in module.encoder.parameters())
-            n_head = sum(p.numel() for p in module.head.parameters())
+            head = module.head
+            n_head = sum(p.numel() for p in head.parameters())
+            if objective == "contrastive":
+                # The backbone trains on embeddings; the head is fitted after it.
+                module.head = torch.nn.Identity()
             items, first_windows = policy.encode(texts)
             train_data = policy.subset(items, train_idx, targets, weights)
             valid_data = None if valid_idx is None else policy.subset(
@@ -631,7 +682,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             trained = strategy.prepare(
                 module, selection_data, PadCollator(tokenizer.pad_token_id), device)
             n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
+            n_trainable += n_head if objective == "contrastive" else 0
             max_epochs = resolve_max_epochs(self.max_epochs, len(train_idx), self.batch_size)
+            n_steps = training_steps(len(train_idx), self.batch_size, max_epochs)
             net = build_net(
                 trained,
                 n_train=len(train_idx),
@@ -657,9 +710,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 # module mid-training (token_sparse's depth schedule) would
                 # break either.
                 strategy_callbacks=(
-                    strategy.training_callbacks(
-                        training_steps(len(train_idx), self.batch_size, max_epochs))
+                    strategy.training_callbacks(n_steps)
                     if self.early_stopping is None and accelerator is None else ()),
+                contrastive_classes=strata[train_idx] if objective == "contrastive" else None,
+                average_from=self._average_from(n_steps),
             )
             try:
                 net.fit(train_data, y=None)
@@ -670,8 +724,15 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 # The training view (with its cache of frozen-block states) goes;
                 # the module it trained is finalized.
                 del net, trained
+                module.head = head
                 fitted_module = strategy.finalize(module.to("cpu")).eval()
                 free_accelerator_memory(device)
+            if objective == "contrastive":
+                _, embeddings = self._text_outputs(
+                    fitted_module, tokenizer, [texts[i] for i in train_idx], device,
+                    n_logits=len(classes))
+                start_at_logistic_regression(fitted_module.head, embeddings, strata[train_idx],
+                                             weights[train_idx])
 
         temperature, unknown_threshold, gaussians = 1.0, None, None
         if self.oos_score == "mahalanobis" and not multilabel:
@@ -695,6 +756,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             setattr(self, name, value)
         self.backbone_name_ = backbone_name
         self.pooling_ = pooling
+        self.objective_ = objective
         self.tokenizer_ = tokenizer
         self.history_ = history
         self.n_trainable_params_ = int(n_trainable)
@@ -710,6 +772,12 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         # Set last: check_is_fitted and callers see a complete fit or none.
         self.classes_ = classes
         return self
+
+    def _average_from(self, n_steps):
+        """The first averaged optimizer step with ``average=True``, else None."""
+        if not self.average or self.early_stopping is not None:
+            return None
+        return max(1, round(AVERAGED_SHARE * n_steps) + 1)
 
     def _start_head_at_prototypes(self, module, tokenizer, texts, train_idx, strata, device,
                                   seed):

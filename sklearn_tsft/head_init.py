@@ -1,4 +1,9 @@
-"""Starting the linear head at the class prototypes (the nearest-class-mean classifier).
+"""Where the linear head starts: the class prototypes, or a logistic regression.
+
+:func:`start_at_logistic_regression` sets the head to a logistic regression
+on given embeddings (the contrastive objective's head, fitted once the
+backbone is adapted). The rest of this module starts the head at the class
+prototypes (the nearest-class-mean classifier).
 
 With ``logit_k = s * (x . m_k - |m_k|^2 / 2)``, where ``m_k`` is the mean
 pooled embedding of class ``k``, the largest logit is the nearest class
@@ -18,6 +23,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
+from sklearn.linear_model import LogisticRegression
 
 # Texts per class whose embeddings make the prototypes: enough for a
 # stable mean, few enough that the extra forward pass stays small.
@@ -73,3 +79,29 @@ def start_at_prototypes(head, embeddings, class_index, n_classes):
     head.weight.copy_(torch.as_tensor(scale * rows, dtype=head.weight.dtype))
     head.bias.copy_(torch.as_tensor(-0.5 * scale * (means ** 2).sum(axis=1),
                                     dtype=head.bias.dtype))
+
+
+@torch.no_grad()
+def start_at_logistic_regression(head, embeddings, class_index, sample_weight=None):
+    """Set ``head`` (``nn.Linear``) to a logistic regression fitted on ``embeddings``.
+
+    scikit-learn's ``LogisticRegression`` with its defaults (L2 penalty,
+    ``C=1``), multinomial; for two classes its one row ``w`` becomes the
+    rows ``-w/2`` and ``w/2``, whose softmax is the same sigmoid.
+
+    Parameters
+    ----------
+    head : torch.nn.Linear
+        With one output per class; every class must occur in ``class_index``.
+    embeddings : ndarray of shape (n_texts, hidden_size)
+        What the head will be given: pooled embeddings of training texts.
+    class_index : ndarray of int of shape (n_texts,)
+    sample_weight : ndarray of shape (n_texts,) or None, default=None
+    """
+    model = LogisticRegression(max_iter=1000)
+    model.fit(np.asarray(embeddings, dtype=np.float64), class_index, sample_weight=sample_weight)
+    weight, bias = model.coef_, model.intercept_
+    if head.out_features == 2:
+        weight, bias = np.concatenate([-weight, weight]) / 2, np.concatenate([-bias, bias]) / 2
+    head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
+    head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))

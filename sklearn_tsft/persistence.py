@@ -50,6 +50,7 @@ from .backbone import (
     check_vocabulary,
     quiet_transformers,
 )
+from .contrastive import OBJECTIVES
 from .exceptions import ModelFormatError
 from .onnx_export import ONNX_FILE, OnnxModule, export_onnx
 from .out_of_scope import OOS_SCORES
@@ -151,6 +152,7 @@ def save(estimator, path, onnx=False, quantize=None):
         "classes": _encode_classes(estimator.classes_),
         "backbone_name": estimator.backbone_name_,
         "pooling": estimator.pooling_,
+        "objective": estimator.objective_,
         "n_trainable_params": estimator.n_trainable_params_,
         "trainable_fraction": estimator.trainable_fraction_,
         "history": estimator.history_.to_list(),
@@ -300,6 +302,7 @@ SCHEMA = {
     "classes": (True, _is_class_list, "an object with a dtype and a list of values"),
     "backbone_name": (True, lambda v: isinstance(v, str), "a string"),
     "pooling": (False, lambda v: v in POOLINGS, f"one of {', '.join(POOLINGS)}"),
+    "objective": (False, lambda v: v in OBJECTIVES, f"one of {', '.join(OBJECTIVES)}"),
     "n_trainable_params": (True, lambda v: _is_int(v) and v >= 0, "a count"),
     "trainable_fraction": (True, lambda v: _is_finite(v) and v >= 0, "a fraction"),
     "history": (True, lambda v: isinstance(v, list), "a list of epochs"),
@@ -486,6 +489,8 @@ def load(cls, path, *, backend="torch", device=None, trust_remote_code=False):
             "backbone_name_": metadata["backbone_name"],
             # Models saved before the pooling choice all mean-pooled.
             "pooling_": metadata.get("pooling", "mean"),
+            # Models saved before the objective choice all trained cross-entropy.
+            "objective_": metadata.get("objective", "cross_entropy"),
             "tokenizer_": TextTokenizer(tokenizer, metadata["max_length"]),
             "history_": History(metadata["history"]),
             "n_trainable_params_": metadata["n_trainable_params"],

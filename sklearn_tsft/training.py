@@ -15,9 +15,11 @@ from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 from skorch.hf import AccelerateMixin
 from skorch.utils import to_tensor
+from torch.optim.swa_utils import get_swa_avg_fn
 from transformers import get_linear_schedule_with_warmup
 
 from ._device import autocast
+from .contrastive import ClassGroupedOrder, supervised_contrastive_loss
 from ._optional import import_optional
 from .exceptions import FitInterrupted, NonFiniteLoss
 from .long_texts import combine_windows
@@ -170,6 +172,65 @@ class TextClassifierNet(NeuralNetClassifier):
         )
 
 
+class ContrastiveNet(TextClassifierNet):
+    """:class:`TextClassifierNet` trained with the contrastive objective.
+
+    The module's head is an identity while it trains, so ``infer`` gives the
+    (dropped-out) pooled embeddings, and the loss is the weighted mean of
+    :func:`~sklearn_tsft.contrastive.supervised_contrastive_loss` over the
+    batch.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        weights = to_tensor(X["sample_weight"], device=self.device)
+        return (supervised_contrastive_loss(y_pred, y_true) * weights).mean()
+
+
+class AverageTrainedWeights(Callback):
+    """Stochastic weight averaging of the trained parameters from step ``start`` on.
+
+    After each optimizer step from the ``start``-th on, the running mean of
+    every trainable parameter (token_sparse's deltas, the head, ...) is
+    updated with ``torch.optim.swa_utils``' average; when training ends the
+    means replace the last iterate. The trained parameters must not change
+    after ``start`` (token_sparse's depth schedule narrows before it).
+
+    Parameters
+    ----------
+    start : int
+        The first optimizer step (counted from 1) whose weights are averaged.
+    """
+
+    def __init__(self, start):
+        self.start = start
+
+    def on_train_begin(self, net, **kwargs):
+        self.steps_done_ = 0
+        self.n_averaged_ = 0
+        self.averages_ = {}
+        self._update = get_swa_avg_fn()
+
+    def on_batch_end(self, net, training=None, **kwargs):
+        if not training:
+            return
+        self.steps_done_ += 1
+        if self.steps_done_ < self.start:
+            return
+        for _, param in net.get_all_learnable_params():
+            if self.n_averaged_ == 0:
+                self.averages_[param] = param.detach().clone()
+            else:
+                self.averages_[param] = self._update(self.averages_[param], param.detach(),
+                                                     self.n_averaged_)
+        self.n_averaged_ += 1
+
+    @torch.no_grad()
+    def on_train_end(self, net, **kwargs):
+        for param, average in self.averages_.items():
+            param.copy_(average)
+
+
 class PeakCudaMemory(Callback):
     """Record ``torch.cuda.max_memory_allocated`` (MB) in the history after each epoch."""
 
@@ -251,6 +312,8 @@ def build_net(
     window_pooling="mean",
     accelerator=None,
     strategy_callbacks=(),
+    contrastive_classes=None,
+    average_from=None,
 ):
     """Configure the skorch net for one fit.
 
@@ -278,6 +341,14 @@ def build_net(
         Train under Accelerate (``device`` is then the accelerator's).
     strategy_callbacks : sequence of (str, skorch.callbacks.Callback), default=()
         The strategy's own callbacks (``Strategy.training_callbacks``).
+    contrastive_classes : ndarray of int of shape (n_train,) or None, default=None
+        Train the contrastive objective instead of cross-entropy
+        (:class:`~sklearn_tsft.contrastive.ContrastiveNet`, whose module
+        outputs embeddings), in batches grouped by these classes of the
+        training texts.
+    average_from : int or None, default=None
+        End with the mean of the trained weights from this optimizer step
+        on (:class:`AverageTrainedWeights`) instead of the last iterate.
     Other parameters are those of :class:`~sklearn_tsft.TokenSparseClassifier`.
 
     Returns
@@ -304,6 +375,8 @@ def build_net(
             )
         )
     callbacks.extend(strategy_callbacks)
+    if average_from is not None:
+        callbacks.append(("weight_average", AverageTrainedWeights(average_from)))
     on_gpu = torch.device(device).type == "cuda"
     if on_gpu:
         callbacks.append(("cuda_memory", PeakCudaMemory()))
@@ -320,23 +393,29 @@ def build_net(
         # parameter names no longer match.
         "unwrap_after_train": False,
     }
-    net_class = TextClassifierNet if accelerator is None else AcceleratedTextClassifierNet
+    generator = torch.Generator().manual_seed(seed)
+    if contrastive_classes is None:
+        net_class = TextClassifierNet if accelerator is None else AcceleratedTextClassifierNet
+        order = {"iterator_train__shuffle": True, "iterator_train__generator": generator}
+    else:
+        net_class = ContrastiveNet
+        order = {"iterator_train__sampler": ClassGroupedOrder(contrastive_classes, generator)}
     return net_class(
         module,
         classes=list(range(n_classes)),
         criterion=torch.nn.BCEWithLogitsLoss if multilabel else torch.nn.CrossEntropyLoss,
         criterion__reduction="none",
-        # skorch's validation accuracy assumes one class per text.
-        **({"callbacks__valid_acc": None} if multilabel else {}),
+        # skorch's validation accuracy assumes one class per text, scored by logits.
+        **({"callbacks__valid_acc": None}
+           if multilabel or contrastive_classes is not None else {}),
         optimizer=torch.optim.AdamW,
         optimizer__weight_decay=weight_decay,
         optimizer__param_groups=[("head.*", {"lr": head_lr})],
         lr=backbone_lr,
         batch_size=batch_size,
         max_epochs=max_epochs,
-        iterator_train__shuffle=True,
         iterator_train__collate_fn=collate,
-        iterator_train__generator=torch.Generator().manual_seed(seed),
+        **order,
         # Pinned host memory lets batches copy to the GPU without staging.
         iterator_train__pin_memory=on_gpu,
         iterator_valid__pin_memory=on_gpu,
