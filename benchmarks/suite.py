@@ -85,14 +85,16 @@ FORMS = {
     # in parts (--datasets, --sizes) that the rows file resumes. SetFit's
     # default sampling trains on every unique pair of texts: 585,200 for
     # banking77's 770 few-shot texts, about 15 hours on a CPU core, so this
-    # form leaves SetFit out above 20,000 pairs (about half an hour).
+    # form caps SetFit at 8,000 pairs (max_steps, recorded in its rows).
     "standard": {"n_train": 500, "n_test": 500, "budgets": (1 / 3, 1), "seeds": (0, 1, 2),
-                 "strategies": RIVALS, "extras": (TFIDF, SETFIT), "setfit_max_pairs": 20_000},
+                 "strategies": RIVALS, "extras": (TFIDF, SETFIT), "setfit_max_pairs": 8_000},
     # 8 cells x (3 strategies + TF-IDF): about an hour on two cores on MiniLM.
     "quick": {"n_train": 500, "n_test": 500, "budgets": (1,), "seeds": (0,),
               "strategies": ("token_sparse", "full", "lora"), "extras": (TFIDF,),
-              "setfit_max_pairs": 20_000},
+              "setfit_max_pairs": 8_000},
 }
+# SetFit's default batch: pairs per optimizer step.
+SETFIT_BATCH_SIZE = 16
 
 
 def build_parser():
@@ -184,7 +186,11 @@ def load(args, dataset, size, config):
 
 
 def plan(args, config, size, labels):
-    """The fits of one dataset and size, given its training labels: ``(run, budget, epochs, seed)`` tuples."""
+    """The fits of one dataset and size, given its training labels: ``(run, budget, epochs, seed)`` tuples.
+
+    For SetFit, ``epochs`` is its ``max_steps``: None for its default
+    sampling, or the steps of ``setfit_max_pairs`` pairs where that samples more.
+    """
     default = resolve_max_epochs(args.max_epochs, len(labels), args.batch_size)
     seeds = config["seeds"]
     jobs = []
@@ -198,8 +204,9 @@ def plan(args, config, size, labels):
     # A report fits nothing, so it keeps SetFit rows without the package.
     if SETFIT in config["extras"] and size == "few-shot" and (args.report or setfit_installed()):
         limit = config["setfit_max_pairs"]
-        if limit is None or setfit_pairs(labels) <= limit:
-            jobs += [(SETFIT, 1, None, seed) for seed in seeds]
+        max_steps = (None if limit is None or setfit_pairs(labels) <= limit
+                     else limit // SETFIT_BATCH_SIZE)
+        jobs += [(SETFIT, 1, max_steps, seed) for seed in seeds]
     return jobs
 
 
@@ -224,8 +231,12 @@ def setfit_installed():
     return True
 
 
-def measure_setfit(split, seed, model):
-    """Fit and score SetFit with its default training arguments (child process)."""
+def measure_setfit(split, seed, model, max_steps=None):
+    """Fit and score SetFit with its default training arguments (child process).
+
+    ``max_steps`` caps its contrastive stage (None: SetFit's default, every
+    unique pair).
+    """
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
@@ -238,12 +249,15 @@ def measure_setfit(split, seed, model):
     setfit_model = SetFitModel.from_pretrained(location)
     with tempfile.TemporaryDirectory() as checkpoints:  # SetFit saves one by default
         trainer = Trainer(model=setfit_model,
-                          args=TrainingArguments(seed=seed, output_dir=checkpoints),
+                          args=TrainingArguments(seed=seed, output_dir=checkpoints,
+                                                 max_steps=max_steps or -1),
                           train_dataset=Dataset.from_dict({"text": X_train, "label": encoded}))
         trainer.train()
     fit_s = time.perf_counter() - start
     y_pred = classes[np.asarray(setfit_model.predict(X_test))]
-    return {"run": SETFIT, "strategy": SETFIT, "params": {}, "seed": seed,
+    return {"run": SETFIT, "strategy": SETFIT,
+            "params": {} if max_steps is None else {"max_steps": max_steps},
+            "max_steps": max_steps, "seed": seed,
             "accuracy": accuracy_score(y_test, y_pred),
             "macro_f1": f1_score(y_test, y_pred, average="macro"), "fit_s": fit_s,
             "peak_mem_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -254,7 +268,7 @@ def fit_one(job, split, args):
     """Fit and score one job of :func:`plan` (in a child process)."""
     run, _, epochs, seed = job
     if run == SETFIT:
-        return measure_setfit(split, seed, args.model)
+        return measure_setfit(split, seed, args.model, max_steps=epochs)
     common = {"model": args.model, "batch_size": args.batch_size, "device": args.device,
               "verbose": 0, "max_epochs": epochs}
     return measure(run, split, seed, common)
@@ -300,7 +314,8 @@ def run_suite(args, log=print, runner=in_fresh_processes):
             results = runner(fit_one, [(job, split, args) for job in todo])
             for job, result in zip(todo, results):
                 row = {"dataset": dataset, "size": size, "n_train": len(split[0]),
-                       "n_test": len(split[2]), "budget": round(job[1], 4), "epochs": job[2],
+                       "n_test": len(split[2]), "budget": round(job[1], 4),
+                       "epochs": None if job[0] == SETFIT else job[2],
                        "commit": revision, **backbone, **result}
                 row["score"] = row[DATASETS[dataset][1]]
                 with rows_path.open("a") as out:
@@ -337,11 +352,14 @@ def device_name(device):
 def summarise(rows):
     """Mean and std over seeds per dataset, size, run and budget, with fit / full."""
     frame = pd.DataFrame(rows)
+    if "max_steps" not in frame:  # no SetFit row, or only rows from before the cap
+        frame["max_steps"] = None
     keys = ["dataset", "size", "run", "budget"]
     grouped = frame.groupby(keys, sort=False)
     summary = grouped.agg(score=("score", "mean"), score_std=("score", "std"),
                           fit_s=("fit_s", "mean"), epochs=("epochs", "first"),
-                          n_train=("n_train", "first"), n_seeds=("seed", "size")).reset_index()
+                          n_train=("n_train", "first"), n_seeds=("seed", "size"),
+                          max_steps=("max_steps", "first")).reset_index()
     reference = summary[(summary.run == REFERENCE) & (summary.budget == 1)].set_index(
         ["dataset", "size"]).fit_s
     summary["fit_ratio"] = [
@@ -356,7 +374,8 @@ def _cell(row, n_seeds):
     std = "" if pd.isna(row.score_std) else f" ± {100 * row.score_std:.1f}"
     # Rows fitted with fewer seeds than the others (an interrupted run) say so.
     fewer = f", {row.n_seeds} seeds" if 1 < row.n_seeds < n_seeds else ""
-    return f"{100 * row.score:.1f}{std} ({row.fit_ratio:.2f}x{fewer})"
+    capped = "" if pd.isna(row.max_steps) else f", {row.max_steps:.0f} steps"
+    return f"{100 * row.score:.1f}{std} ({row.fit_ratio:.2f}x{fewer}{capped})"
 
 
 def markdown(summary, runs):

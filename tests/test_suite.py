@@ -200,3 +200,14 @@ def test_setfit_pairs_are_counted_as_setfit_samples_them(suite):
     # SetFit 1.2 reports 585,200 unique pairs for banking77's 770 few-shot texts.
     assert suite.setfit_pairs([label for label in range(77) for _ in range(10)]) == 585_200
     assert suite.setfit_pairs(["spam"] * 10 + ["ham"] * 10) == 200
+
+
+def test_setfit_beyond_the_pair_limit_is_planned_capped(suite, monkeypatch):
+    monkeypatch.setattr(suite, "setfit_installed", lambda: True)
+    args = suite.build_parser().parse_args(["--standard", "--strategies", "full",
+                                            "--extras", "setfit"])
+    config = suite.settings(args)
+    few = suite.plan(args, config, "few-shot", ["spam"] * 10 + ["ham"] * 10)
+    many = suite.plan(args, config, "few-shot", [k for k in range(77) for _ in range(10)])
+    assert [job for job in few if job[0] == "setfit"] == [("setfit", 1, None, s) for s in (0, 1, 2)]
+    assert {job[2] for job in many if job[0] == "setfit"} == {8_000 // 16}
