@@ -59,10 +59,8 @@ from repository import ROOT, data_dir, update_docs
 from sklearn_tsft._json import json_default
 from sklearn_tsft._params import parse_epochs
 from sklearn_tsft.backbone import backbone_name, config_digest, resolve_model
-from sklearn_tsft.benchmark import in_fresh_processes, measure, parse_run, read_split
-from sklearn_tsft.contrastive import MIN_STEPS as CONTRASTIVE_MIN_STEPS
-from sklearn_tsft.contrastive import resolve_objective
-from sklearn_tsft.training import MIN_STEPS, resolve_max_epochs
+from sklearn_tsft.benchmark import in_fresh_processes, measure, read_split
+from sklearn_tsft.training import resolve_max_epochs
 
 SCHEMA_VERSION = 1
 # name: (label column, the metric the suite reports). sms_spam is
@@ -193,10 +191,10 @@ def plan(args, config, size, labels):
     For SetFit, ``epochs`` is its ``max_steps``: None for its default
     sampling, or the steps of ``setfit_max_pairs`` pairs where that samples more.
     """
+    default = resolve_max_epochs(args.max_epochs, len(labels), args.batch_size)
     seeds = config["seeds"]
     jobs = []
     for strategy in config["strategies"]:
-        default = default_epochs(args, strategy, labels)
         for budget in config["budgets"]:
             epochs = max(1, round(budget * default))
             for seed in (seeds if budget == 1 else seeds[:1]):
@@ -210,22 +208,6 @@ def plan(args, config, size, labels):
                      else limit // SETFIT_BATCH_SIZE)
         jobs += [(SETFIT, 1, max_steps, seed) for seed in seeds]
     return jobs
-
-
-def default_epochs(args, spec, labels):
-    """The passes of ``--max-epochs`` for the run ``spec``: "auto" resolved as a fit would.
-
-    The contrastive objective's "auto" takes more steps than cross-entropy's,
-    so the run's objective (its own, or the one "auto" picks for these
-    labels) decides.
-    """
-    name, params = parse_run(spec)
-    classes = np.unique(labels, return_inverse=True)[1]
-    objective = resolve_objective(params.get("objective", "auto"), classes,
-                                  possible=name != "head")
-    return resolve_max_epochs(
-        args.max_epochs, len(labels), args.batch_size,
-        min_steps=CONTRASTIVE_MIN_STEPS if objective == "contrastive" else MIN_STEPS)
 
 
 def setfit_pairs(labels):

@@ -46,20 +46,13 @@ from .backbone import (
     resolve_model,
 )
 from .calibration import fit_temperature
-from .contrastive import MIN_STEPS as CONTRASTIVE_MIN_STEPS
 from .contrastive import OBJECTIVES, resolve_objective
 from .exceptions import FitInterrupted
 from .head_init import PROTOTYPE_TEXTS, start_at_logistic_regression, start_at_prototypes
 from .long_texts import WINDOW_POOLINGS, long_text_policy
 from .out_of_scope import GAUSSIAN_TEXTS, OOS_SCORES, ClassGaussians, logit_scores
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
-from .training import (
-    MIN_STEPS,
-    build_net,
-    make_accelerator,
-    resolve_max_epochs,
-    training_steps,
-)
+from .training import build_net, make_accelerator, resolve_max_epochs, training_steps
 
 
 def _check_unknown_label_type(value):
@@ -219,9 +212,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         Passes over the training data. ``"auto"``: 3, or as many as 100
         optimizer steps need when the data are small (about 10 texts per
         class), so that few-shot fits are not starved of steps; e.g. 7
-        passes over 500 texts at ``batch_size=32``, 100 over 20. The
-        contrastive objective takes at least 200 steps: 200 passes over 20
-        texts.
+        passes over 500 texts at ``batch_size=32``, 100 over 20.
     lr : float or "auto", default="auto"
         Peak learning rate of the backbone's trainable parameters (AdamW).
         ``"auto"`` takes the strategy's own default: 2e-4 for ``"full"``
@@ -692,9 +683,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 module, selection_data, PadCollator(tokenizer.pad_token_id), device)
             n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
             n_trainable += n_head if objective == "contrastive" else 0
-            max_epochs = resolve_max_epochs(
-                self.max_epochs, len(train_idx), self.batch_size,
-                min_steps=CONTRASTIVE_MIN_STEPS if objective == "contrastive" else MIN_STEPS)
+            max_epochs = resolve_max_epochs(self.max_epochs, len(train_idx), self.batch_size)
             n_steps = training_steps(len(train_idx), self.batch_size, max_epochs)
             net = build_net(
                 trained,

@@ -26,10 +26,6 @@ TEMPERATURE = 0.1
 # Texts of one class that sit side by side in a batch: every text of a
 # group has at least GROUP_SIZE - 1 positives in its batch.
 GROUP_SIZE = 4
-# max_epochs="auto": at least this many optimizer steps, twice the
-# cross-entropy's; on few-shot rotten_tomatoes 100 steps fell 2.4 points
-# short of 200 (docs/method.md).
-MIN_STEPS = 200
 # objective="auto": contrastive when the median class has at most this
 # many training texts (docs/method.md).
 MAX_TEXTS_PER_CLASS = 16

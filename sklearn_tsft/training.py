@@ -41,21 +41,18 @@ def training_steps(n_train, batch_size, max_epochs):
     return int(np.ceil(n_train / batch_size)) * max_epochs
 
 
-def resolve_max_epochs(max_epochs, n_train, batch_size, min_steps=MIN_STEPS):
+def resolve_max_epochs(max_epochs, n_train, batch_size):
     """The number of passes a fit makes; ``"auto"`` is sized by the data.
 
     Parameters
     ----------
     max_epochs : int or "auto"
         An int is returned as it is. ``"auto"``: ``MIN_EPOCHS`` (3)
-        passes, or as many as ``min_steps`` optimizer steps need.
+        passes, or as many as ``MIN_STEPS`` (100) optimizer steps need.
     n_train : int
         Number of training texts.
     batch_size : int
         Texts per optimizer step.
-    min_steps : int, default=MIN_STEPS
-        The fewest optimizer steps of ``"auto"`` (the contrastive objective
-        asks for more: :data:`~sklearn_tsft.contrastive.MIN_STEPS`).
 
     Returns
     -------
@@ -69,12 +66,10 @@ def resolve_max_epochs(max_epochs, n_train, batch_size, min_steps=MIN_STEPS):
     7
     >>> resolve_max_epochs("auto", n_train=20, batch_size=32)
     100
-    >>> resolve_max_epochs("auto", n_train=20, batch_size=32, min_steps=200)
-    200
     """
     if max_epochs != "auto":
         return max_epochs
-    needed = int(np.ceil(min_steps / training_steps(n_train, batch_size, max_epochs=1)))
+    needed = int(np.ceil(MIN_STEPS / training_steps(n_train, batch_size, max_epochs=1)))
     return max(MIN_EPOCHS, needed)
 
 

@@ -211,12 +211,3 @@ def test_setfit_beyond_the_pair_limit_is_planned_capped(suite, monkeypatch):
     many = suite.plan(args, config, "few-shot", [k for k in range(77) for _ in range(10)])
     assert [job for job in few if job[0] == "setfit"] == [("setfit", 1, None, s) for s in (0, 1, 2)]
     assert {job[2] for job in many if job[0] == "setfit"} == {8_000 // 16}
-
-
-def test_default_epochs_follow_the_objective_the_run_trains(suite):
-    args = suite.build_parser().parse_args(["--standard"])
-    few = ["spam"] * 10 + ["ham"] * 10
-    assert suite.default_epochs(args, "token_sparse", few) == 200  # auto: contrastive
-    assert suite.default_epochs(args, "token_sparse:objective=cross_entropy", few) == 100
-    assert suite.default_epochs(args, "head", few) == 100
-    assert suite.default_epochs(args, "full", ["a"] * 250 + ["b"] * 250) == 7
