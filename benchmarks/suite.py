@@ -386,7 +386,10 @@ def markdown(summary, runs):
     for (dataset, size), group in default.groupby(["dataset", "size"], sort=False):
         by_run = {row.run: row for row in group.itertuples()}
         first = next(iter(by_run.values()))
-        lines.append(f"| {dataset} / {size} ({first.n_train} texts, {first.epochs:.0f} epochs) "
+        # TF-IDF and SetFit rows have no epochs of their own.
+        epochs = min((row.epochs for row in by_run.values() if not pd.isna(row.epochs)),
+                     default=np.nan)
+        lines.append(f"| {dataset} / {size} ({first.n_train} texts, {epochs:.0f} epochs) "
                      f"| {DATASETS[dataset][1]} | "
                      + " | ".join(_cell(by_run.get(run), default.n_seeds.max())
                                   for run in runs) + " |")

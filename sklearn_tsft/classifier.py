@@ -187,7 +187,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         embeddings of the training texts, as SetFit does; it suits few texts
         per class, where cross-entropy through a head soon reaches zero on
         the training texts. ``"auto"``: contrastive when the median class
-        has at most 16 training texts, else cross-entropy (chosen by
+        has at most 32 training texts, else cross-entropy (chosen by
         measurement, see ``docs/method.md``); always cross-entropy for
         multi-label data, under Accelerate and with ``strategy="head"``,
         which refuse ``"contrastive"``.
@@ -668,9 +668,6 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
             n_backbone = sum(p.numel() for p in module.encoder.parameters())
             head = module.head
             n_head = sum(p.numel() for p in head.parameters())
-            if objective == "contrastive":
-                # The backbone trains on embeddings; the head is fitted after it.
-                module.head = torch.nn.Identity()
             items, first_windows = policy.encode(texts)
             train_data = policy.subset(items, train_idx, targets, weights)
             valid_data = None if valid_idx is None else policy.subset(
@@ -681,6 +678,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                                             strata[train_idx], weights[train_idx], train_idx)
             trained = strategy.prepare(
                 module, selection_data, PadCollator(tokenizer.pad_token_id), device)
+            if objective == "contrastive":
+                objective = self._contrastive_unless_nothing_trains(trained)
+            if objective == "contrastive":
+                # The backbone trains on embeddings; the head is fitted after it.
+                module.head = trained.head = torch.nn.Identity()
             n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
             n_trainable += n_head if objective == "contrastive" else 0
             max_epochs = resolve_max_epochs(self.max_epochs, len(train_idx), self.batch_size)
@@ -772,6 +774,22 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         # Set last: check_is_fitted and callers see a complete fit or none.
         self.classes_ = classes
         return self
+
+    def _contrastive_unless_nothing_trains(self, trained):
+        """``"contrastive"``, or ``"cross_entropy"`` for "auto" when only the head would train.
+
+        A strategy may find nothing to train in a backbone (bitfit on one
+        without biases); the contrastive objective then has nothing to adapt.
+        """
+        if any(p.requires_grad for name, p in trained.named_parameters()
+               if not name.startswith("head.")):
+            return "contrastive"
+        if self.objective == "auto":
+            return "cross_entropy"
+        raise ValueError(
+            f"objective='contrastive' trains the backbone, and strategy={self.strategy!r} "
+            "finds nothing to train in this one (bitfit on a backbone without biases?): "
+            "use objective='auto' or 'cross_entropy', or another strategy.")
 
     def _average_from(self, n_steps):
         """The first averaged optimizer step with ``average=True``, else None."""

@@ -28,7 +28,7 @@ TEMPERATURE = 0.1
 GROUP_SIZE = 4
 # objective="auto": contrastive when the median class has at most this
 # many training texts (docs/method.md).
-MAX_TEXTS_PER_CLASS = 16
+MAX_TEXTS_PER_CLASS = 32
 
 
 def resolve_objective(objective, class_index, possible=True):

@@ -226,3 +226,15 @@ def test_subword_tokenizers_put_task_words_in_spare_embedding_rows(kind, archite
     clf.save(tmp_path / "model")
     loaded = TokenSparseClassifier.load(tmp_path / "model")
     np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), rtol=1e-6)
+
+
+def test_contrastive_needs_something_in_the_backbone_to_train():
+    # ModernBERT has no biases: bitfit trains the head alone.
+    texts, labels = make_texts(6)
+    params = dict(model=tiny_model("modernbert"), strategy="bitfit", max_epochs=1,
+                  batch_size=8, device="cpu", random_state=0)
+    assert TokenSparseClassifier(**params).fit(texts, labels).objective_ == "cross_entropy"
+    clf = TokenSparseClassifier(**params, objective="contrastive")
+    with pytest.raises(ValueError, match="finds nothing to train"):
+        clf.fit(texts, labels)
+    assert not hasattr(clf, "classes_")

@@ -371,8 +371,9 @@ def test_bad_num_virtual_tokens(tiny_params, toy_data):
 
 def test_accelerate_on_one_cpu_process_trains_the_same_model(tiny_params, toy_data, capsys):
     pytest.importorskip("accelerate")
-    # n_layers="auto" narrows mid-training only without Accelerate; None is the same in both.
-    params = {**tiny_params, "device": "auto", "n_layers": None}
+    # n_layers="auto" narrows mid-training only without Accelerate, and objective="auto"
+    # is contrastive only without it; None and cross-entropy are the same in both.
+    params = {**tiny_params, "device": "auto", "n_layers": None, "objective": "cross_entropy"}
     plain = TokenSparseClassifier(**{**params, "device": "cpu"}).fit(*toy_data)
     accelerated = TokenSparseClassifier(accelerate=True, **params).fit(*toy_data)
     assert capsys.readouterr().out == ""  # verbose=0 stays silent
