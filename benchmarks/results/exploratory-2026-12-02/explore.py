@@ -1,0 +1,48 @@
+"""Exploratory variants of the contrastive objective on few-shot cells.
+
+usage: explore.py NAME DATASETS SEEDS [key=value ...]
+keys: estimator params, or C.tau / C.group / C.lrC / C.norm (module constants / head)
+"""
+import json, sys, time
+from pathlib import Path
+import numpy as np
+sys.path.insert(0, "/tmp/snap1")  # a checkout of the commit measured (70aa283)
+from sklearn_tsft import TokenSparseClassifier
+import sklearn_tsft.contrastive as C
+import sklearn_tsft.head_init as H
+from sklearn_tsft.benchmark import read_split
+from sklearn.metrics import accuracy_score, f1_score
+
+name, datasets, seeds, *kv = sys.argv[1:]
+params = {}
+for item in kv:
+    k, v = item.split("=")
+    try: v = eval(v)
+    except Exception: pass
+    if k == "C.tau":
+        C.TEMPERATURE = v
+        C.supervised_contrastive_loss.__defaults__ = (v,)
+    elif k == "C.group": C.GROUP_SIZE = v
+    elif k == "C.lrC":
+        from sklearn.linear_model import LogisticRegression
+        orig = H.LogisticRegression
+        H.LogisticRegression = lambda max_iter: LogisticRegression(C=v, max_iter=max_iter)
+    else: params[k] = v
+LABEL = {"banking77": "category"}
+PER_CLASS = int(params.pop("per_class", 10))
+for ds in datasets.split(","):
+    folder = Path("/work/shared/data") / ds
+    split = read_split(folder / "train.csv", folder / "test.csv", "text", LABEL.get(ds, "label"),
+                       per_class=PER_CLASS, n_test=500)
+    for seed in map(int, seeds.split(",")):
+        X, y, Xt, yt = split
+        t = time.perf_counter()
+        clf = TokenSparseClassifier(random_state=seed, **params).fit(X, y)
+        fit_s = time.perf_counter() - t
+        pred = clf.predict(Xt)
+        row = {"name": name, "dataset": ds, "seed": seed, "params": {k: str(v) for k, v in params.items()},
+               "kv": kv, "accuracy": accuracy_score(yt, pred), "macro_f1": f1_score(yt, pred, average="macro"),
+               "fit_s": fit_s, "objective": clf.objective_, "per_class": PER_CLASS}
+        print(json.dumps(row), flush=True)
+        with open("/tmp/explore/rows.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
