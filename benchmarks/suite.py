@@ -457,13 +457,19 @@ def targets_markdown(default):
         spread = "" if pd.isna(error) else f" ± {error:.1f}"
         return f"{value:{fmt}}{spread} {'met' if ok else '**missed**'}"
 
+    def std_judged(row):
+        # One seed of full finetuning has no spread to compare with.
+        if pd.isna(row.full_std):
+            return "" if pd.isna(row.std) else f"{row.std:.2f} (full: one seed)"
+        return f"{judged(row.std, row.std <= row.full_std, '.2f')} (full {row.full_std:.2f})"
+
     for row in table.itertuples():
         lines.append(
             f"| {row.dataset} / {row.size} | "
             f"{judged(row.vs_full, row.vs_full >= -0.3, error=row.vs_full_se)} | "
             f"{judged(row.vs_best_peft, row.vs_best_peft >= 0, error=row.vs_best_peft_se)} | "
             f"{judged(row.fit_ratio, row.fit_ratio <= 0.5, '.2f')} | "
-            f"{judged(row.std, row.std <= row.full_std, '.2f')} (full {row.full_std:.2f}) | "
+            f"{std_judged(row)} | "
             f"{judged(row.vs_setfit, row.vs_setfit >= 0, error=row.vs_setfit_se)} |")
     return "\n".join(lines) + (
         "\n\nMargins in points, ± the standard error of the difference of the two seed "

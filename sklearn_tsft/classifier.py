@@ -152,8 +152,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         tokens' embedding rows for the first quarter of the optimizer
         steps, then the top sixth of the blocks only, at least one (the
         rows below are merged, frozen and cached); without the schedule
-        when ``early_stopping`` is set or under Accelerate, where it is
-        all blocks throughout.
+        when ``early_stopping`` is set, under Accelerate, or when the
+        selection chose no row in those top blocks (a small budget on a
+        small backbone), where it is all blocks throughout.
     lora_r, lora_alpha, lora_dropout : int, float, float, default=8, 16, 0.1
         ``lora`` only: rank, scaling and dropout of the LoRA adapters.
     lora_target_modules : list of str or None, default=None
@@ -189,8 +190,10 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         the training texts. ``"auto"``: contrastive when the median class
         has at most 32 training texts, else cross-entropy (chosen by
         measurement, see ``docs/method.md``); always cross-entropy for
-        multi-label data, under Accelerate and with ``strategy="head"``,
-        which refuse ``"contrastive"``.
+        multi-label data, under Accelerate, with ``strategy="head"`` and
+        with ``long_text="chunk"`` and ``chunk_pooling="max"`` (the head is
+        fitted on each text's combined embedding, the same as combining
+        logits only for the mean), which refuse ``"contrastive"``.
     max_length : int, default=128
         Texts are truncated to this many tokens.
     long_text : {"truncate", "chunk"}, default="truncate"
@@ -535,6 +538,11 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 "the whole batch, which needs a strategy that trains the backbone and no "
                 "Accelerate: use objective='auto' or 'cross_entropy'"
                 + (", or accelerate=False." if self.accelerate else ", or another strategy."))
+        if self.objective == "contrastive" and self._chunks_by_max():
+            raise ValueError(
+                "objective='contrastive' fits the head on each text's combined embedding, "
+                "which equals combining the windows' logits only for chunk_pooling='mean': "
+                "use chunk_pooling='mean', or objective='auto' or 'cross_entropy'.")
         if self.accelerate and self.device != "auto":
             raise ValueError(
                 f"accelerate=True takes the device from Accelerate; leave device='auto' "
@@ -652,7 +660,8 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         train_idx, valid_idx = self._split(len(texts), strata, seed)
         objective = resolve_objective(
             self.objective, strata[train_idx],
-            possible=not multilabel and accelerator is None and self.strategy != "head")
+            possible=not (multilabel or accelerator is not None or self.strategy == "head"
+                          or self._chunks_by_max()))
 
         with seeded(seed, device):
             tokenizer = strategy.build_tokenizer(
@@ -774,6 +783,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         # Set last: check_is_fitted and callers see a complete fit or none.
         self.classes_ = classes
         return self
+
+    def _chunks_by_max(self):
+        return self.long_text == "chunk" and self.chunk_pooling == "max"
 
     def _contrastive_unless_nothing_trains(self, trained):
         """``"contrastive"``, or ``"cross_entropy"`` for "auto" when only the head would train.

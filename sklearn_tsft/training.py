@@ -19,8 +19,8 @@ from torch.optim.swa_utils import get_swa_avg_fn
 from transformers import get_linear_schedule_with_warmup
 
 from ._device import autocast
-from .contrastive import ClassGroupedOrder, supervised_contrastive_loss
 from ._optional import import_optional
+from .contrastive import ClassGroupedOrder, supervised_contrastive_loss
 from .exceptions import FitInterrupted, NonFiniteLoss
 from .long_texts import combine_windows
 

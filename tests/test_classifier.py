@@ -415,8 +415,9 @@ def test_head_lr_reaches_the_optimizer_in_every_strategy(tiny_params, toy_data, 
                           for group in self.param_groups)
 
     monkeypatch.setattr(torch.optim, "AdamW", RecordingAdamW)
-    clf = TokenSparseClassifier(strategy=strategy, **dict(tiny_params, max_epochs=1,
-                                                          head_lr=0.123, lr=0.001))
+    # Cross-entropy: the contrastive objective fits the head after training.
+    clf = TokenSparseClassifier(strategy=strategy, objective="cross_entropy",
+                                **dict(tiny_params, max_epochs=1, head_lr=0.123, lr=0.001))
     clf.fit(*toy_data)
     head = set(map(id, clf.module_.head.parameters()))
     assert [(lr, len(params)) for lr, params in groups if params & head] == [(0.123, len(head))]

@@ -166,3 +166,12 @@ def test_average_ends_at_the_mean_of_the_averaged_iterates(tiny_params):
     expected = torch.stack(iterates[start - 1:]).mean(dim=0)
     torch.testing.assert_close(clf.module_.head.weight, expected)
     assert not torch.equal(expected, iterates[-1])
+
+
+def test_chunks_combined_by_max_train_cross_entropy(tiny_params):
+    texts, labels = make_texts(5)
+    params = {**tiny_params, "long_text": "chunk", "chunk_pooling": "max", "max_length": 8,
+              "stride": 2}
+    assert TokenSparseClassifier(**params).fit(texts, labels).objective_ == "cross_entropy"
+    with pytest.raises(ValueError, match="chunk_pooling='mean'"):
+        TokenSparseClassifier(**params, objective="contrastive").fit(texts, labels)

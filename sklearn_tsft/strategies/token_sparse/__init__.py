@@ -127,7 +127,7 @@ class TokenSparse(Strategy):
         encoder = module.to(device).encoder
         n_backbone = sum(p.numel() for p in encoder.parameters())
         budget = int(self.sparsity * n_backbone)
-        blocks = block_names(encoder)
+        blocks = self._block_names = block_names(encoder)
         # "auto" starts at full depth and narrows later (training_callbacks).
         lowest = lowest_trained_block(None if self.n_layers == "auto" else self.n_layers,
                                       len(blocks))
@@ -175,9 +175,16 @@ class TokenSparse(Strategy):
 
     def training_callbacks(self, n_steps):
         step = max(1, round(FULL_DEPTH_SHARE * n_steps))
-        if self._narrowed_depth is None or step >= n_steps:
+        if self._narrowed_depth is None or step >= n_steps or not self._rows_above_narrowing():
             return []
         return [("depth_schedule", NarrowAfterStep(step, self.narrow))]
+
+    def _rows_above_narrowing(self):
+        # A small budget may choose no row in the top blocks; narrowing
+        # would then leave nothing of the backbone to train (nothing at all
+        # under the contrastive objective, whose head is fitted afterwards).
+        chosen = (block_of(name, self._block_names) for name in self.selected_rows_)
+        return any(block is not None and block >= self._narrowed_depth for block in chosen)
 
     def narrow(self, module):
         """Merge and freeze what lies below the top blocks; return the cached training view.
