@@ -532,17 +532,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         for used, message in needs_validation:
             if used and self.validation_fraction is None:
                 raise ValueError(message)
-        if self.objective == "contrastive" and (self.accelerate or self.strategy == "head"):
-            raise ValueError(
-                "objective='contrastive' trains the backbone's embeddings with a loss over "
-                "the whole batch, which needs a strategy that trains the backbone and no "
-                "Accelerate: use objective='auto' or 'cross_entropy'"
-                + (", or accelerate=False." if self.accelerate else ", or another strategy."))
-        if self.objective == "contrastive" and self._chunks_by_max():
-            raise ValueError(
-                "objective='contrastive' fits the head on each text's combined embedding, "
-                "which equals combining the windows' logits only for chunk_pooling='mean': "
-                "use chunk_pooling='mean', or objective='auto' or 'cross_entropy'.")
+        reason = self._why_not_contrastive()
+        if self.objective == "contrastive" and reason:
+            raise ValueError(reason)
         if self.accelerate and self.device != "auto":
             raise ValueError(
                 f"accelerate=True takes the device from Accelerate; leave device='auto' "
@@ -660,8 +652,7 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         train_idx, valid_idx = self._split(len(texts), strata, seed)
         objective = resolve_objective(
             self.objective, strata[train_idx],
-            possible=not (multilabel or accelerator is not None or self.strategy == "head"
-                          or self._chunks_by_max()))
+            possible=not multilabel and self._why_not_contrastive() is None)
 
         with seeded(seed, device):
             tokenizer = strategy.build_tokenizer(
@@ -784,8 +775,24 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         return self
 
-    def _chunks_by_max(self):
-        return self.long_text == "chunk" and self.chunk_pooling == "max"
+    def _why_not_contrastive(self):
+        """Why these parameters cannot train the contrastive objective, or None.
+
+        The one list of the parameters that rule it out: ``fit`` then
+        resolves "auto" to cross-entropy, and an explicit "contrastive" is
+        refused with this message (multi-label data are checked with ``y``).
+        """
+        if self.accelerate or self.strategy == "head":
+            return ("objective='contrastive' trains the backbone's embeddings with a loss "
+                    "over the whole batch, which needs a strategy that trains the backbone "
+                    "and no Accelerate: use objective='auto' or 'cross_entropy'"
+                    + (", or accelerate=False." if self.accelerate else ", or another strategy."))
+        if self.long_text == "chunk" and self.chunk_pooling == "max":
+            return ("objective='contrastive' fits the head on each text's combined embedding, "
+                    "which equals combining the windows' logits only for "
+                    "chunk_pooling='mean': use chunk_pooling='mean', or objective='auto' or "
+                    "'cross_entropy'.")
+        return None
 
     def _contrastive_unless_nothing_trains(self, trained):
         """``"contrastive"``, or ``"cross_entropy"`` for "auto" when only the head would train.
