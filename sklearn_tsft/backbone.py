@@ -25,6 +25,7 @@ from transformers.models.auto.modeling_auto import (
 from transformers.pytorch_utils import Conv1D
 
 from .exceptions import HubUnreachable
+from .modeling_tsft import POOLINGS
 
 DEFAULT_MODEL = "default"
 
@@ -144,6 +145,27 @@ def backbone_name(model):
     return model
 
 
+def portable_model(model):
+    """The ``model`` parameter as a saved model records it: never an absolute path.
+
+    A relative path or a Hub id is kept as given (a refit where it exists
+    finds it again); an absolute path, or one under ``~``, becomes the
+    directory's name, which names the backbone without the trainer's file
+    layout.
+
+    Examples
+    --------
+    >>> portable_model("/home/alice/models/all-mpnet-base-v2"), portable_model("./backbone")
+    ('all-mpnet-base-v2', './backbone')
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        return model
+    text = os.fspath(model)
+    if _looks_like_path(text) and Path(text).expanduser().is_absolute():
+        return backbone_name(text)
+    return text
+
+
 @contextlib.contextmanager
 def quiet_transformers(verbose):
     """Silence transformers' load reports and bars unless ``verbose`` is positive."""
@@ -178,7 +200,8 @@ def load_backbone(model, verbose=0):
     encoder : transformers.PreTrainedModel
         The model without any task head, in float32, on the CPU.
     name : str
-        The resolved location, recorded as ``backbone_name_``.
+        The backbone's name (:func:`backbone_name`: never a machine path),
+        recorded as ``backbone_name_``.
 
     Examples
     --------
@@ -210,7 +233,7 @@ def load_backbone(model, verbose=0):
     if tokenizer.pad_token is None:
         # Decoder LMs often ship without a pad token; padding is masked anyway.
         tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer, encoder, location
+    return tokenizer, encoder, backbone_name(model)
 
 
 def _from_pretrained(location, local_files_only):
@@ -243,45 +266,6 @@ def _check_hub_reachable(model, timeout=3.0):
         ) from exc
 
 
-def mean_pool(hidden_states, attention_mask):
-    """Average the token states of each text, ignoring padding.
-
-    Parameters
-    ----------
-    hidden_states : Tensor of shape (n_texts, n_tokens, hidden_size)
-    attention_mask : Tensor of shape (n_texts, n_tokens)
-        1 for real tokens, 0 for padding.
-
-    Returns
-    -------
-    Tensor of shape (n_texts, hidden_size)
-
-    Examples
-    --------
-    >>> import torch
-    >>> states = torch.tensor([[[1.0], [3.0], [100.0]]])
-    >>> mean_pool(states, torch.tensor([[1, 1, 0]]))
-    tensor([[2.]])
-    """
-    mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
-    return (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-
-
-def last_token_pool(hidden_states, attention_mask):
-    """The state of each text's last real token (texts padded on the right).
-
-    Examples
-    --------
-    >>> import torch
-    >>> states = torch.tensor([[[1.0], [3.0], [100.0]]])
-    >>> last_token_pool(states, torch.tensor([[1, 1, 0]]))
-    tensor([[3.]])
-    """
-    last = attention_mask.sum(dim=1).clamp(min=1) - 1
-    return hidden_states[torch.arange(hidden_states.shape[0], device=last.device), last]
-
-
-POOLINGS = {"mean": mean_pool, "last": last_token_pool}
 _CAUSAL_ONLY = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES) - set(MODEL_FOR_MASKED_LM_MAPPING_NAMES)
 
 

@@ -307,7 +307,9 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
         ``dur``, and ``cuda_max_memory_mb`` on a GPU), with per-batch
         entries under ``"batches"``.
     backbone_name_ : str
-        The directory or Hub id the backbone was loaded from.
+        The backbone's name: the default's Hub id, a local directory's own
+        name, or the Hub id given; never a machine path (``save`` records
+        it, and an absolute ``model`` path by its directory's name too).
     pooling_ : {"mean", "last"}
         The pooling used (``pooling`` with "auto" resolved).
     objective_ : {"cross_entropy", "contrastive"}
@@ -1140,11 +1142,14 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
     def export_pretrained(self, path):
         """Write a Hugging Face ``AutoModelForSequenceClassification`` directory.
 
-        ``transformers.pipeline("text-classification", model=path)`` loads it
-        (in a process that has imported ``sklearn_tsft``, which registers the
-        mean-pooling architecture with transformers' Auto classes; see
+        ``transformers.pipeline("text-classification", model=path,
+        trust_remote_code=True)`` loads it where only transformers is
+        installed (the directory carries the mean-pooling architecture as
+        ``modeling_tsft.py``; in a process that has imported
+        ``sklearn_tsft`` no ``trust_remote_code`` is needed; see
         :mod:`sklearn_tsft.hf_export`) and gives the same top labels, as
-        strings, with ``id2label`` following ``classes_``.
+        strings, with ``id2label`` following ``classes_``. No file holds a
+        path of the training machine.
 
         Parameters
         ----------

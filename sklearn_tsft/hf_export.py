@@ -5,81 +5,28 @@ decoders, the last token's), which no standard ``*ForSequenceClassification``
 class of a BERT-like encoder does (they read the first token). The exported
 directory therefore uses a small architecture of ours,
 ``model_type="tsft_text_classifier"`` (the backbone's own config nested
-inside, the pooling and the linear head), which this
-module registers with transformers' Auto classes when ``sklearn_tsft`` is
-imported. In such a process ``AutoModelForSequenceClassification`` and
-``transformers.pipeline("text-classification", model=path)`` load it like
-any other model, with no ``trust_remote_code``.
+inside, the pooling and the linear head), defined in the self-contained
+:mod:`sklearn_tsft.modeling_tsft`, which the export copies into the
+directory and names in the config's ``auto_map``:
+
+* where only transformers is installed, ``trust_remote_code=True`` loads
+  it (``AutoModelForSequenceClassification.from_pretrained`` and
+  ``pipeline("text-classification", ...)``);
+* in a process that has imported ``sklearn_tsft``, which registers the
+  architecture with transformers' Auto classes, it also loads without
+  ``trust_remote_code``.
 """
 
 import json
 
-import torch
-from torch import nn
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForSequenceClassification,
-    PretrainedConfig,
-    PreTrainedModel,
-)
-from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from ._atomic import replacing_directory, unexpected_beside_manifest
-from .backbone import POOLINGS
+from .modeling_tsft import TsftForSequenceClassification, TsftTextClassifierConfig
 
 # The files an export wrote, with their sizes: a later export replaces the
 # directory only while it holds exactly those.
 EXPORT_MANIFEST = "tsft_export.json"
-
-
-class TsftTextClassifierConfig(PretrainedConfig):
-    """Config of an exported classifier: the backbone's config and the head's size.
-
-    Parameters
-    ----------
-    encoder : dict, optional
-        The backbone's config as ``PretrainedConfig.to_dict()`` gives it.
-    pooling : {"mean", "last"}, default="mean"
-        How the token states are pooled before the head.
-    **kwargs
-        The usual ``PretrainedConfig`` arguments (``id2label``, ...).
-    """
-
-    model_type = "tsft_text_classifier"
-
-    def __init__(self, encoder=None, pooling="mean", **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = encoder or {}
-        self.pooling = pooling
-
-    def encoder_config(self):
-        """The nested backbone config as a ``PretrainedConfig``."""
-        settings = dict(self.encoder)
-        return AutoConfig.for_model(settings.pop("model_type"), **settings)
-
-
-class TsftForSequenceClassification(PreTrainedModel):
-    """Backbone, pooling over non-padding tokens, and a linear head."""
-
-    config_class = TsftTextClassifierConfig
-    base_model_prefix = "encoder"
-
-    def __init__(self, config):
-        super().__init__(config)
-        self.encoder = AutoModel.from_config(config.encoder_config())
-        self.head = nn.Linear(self.encoder.config.hidden_size, config.num_labels)
-        self.post_init()
-
-    def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs):
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-        logits = self.head(POOLINGS[self.config.pooling](hidden.last_hidden_state, attention_mask))
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(logits, labels)
-        return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
 def register():
@@ -88,6 +35,9 @@ def register():
                         exist_ok=True)
     AutoModelForSequenceClassification.register(
         TsftTextClassifierConfig, TsftForSequenceClassification, exist_ok=True)
+    # save_pretrained then copies modeling_tsft.py and writes the auto_map.
+    TsftTextClassifierConfig.register_for_auto_class()
+    TsftForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
 
 def export_pretrained(module, tokenizer, classes, path, multilabel=False):
@@ -111,7 +61,7 @@ def export_pretrained(module, tokenizer, classes, path, multilabel=False):
     encoder = module.encoder
     labels = {i: str(label) for i, label in enumerate(classes)}
     config = TsftTextClassifierConfig(
-        encoder=encoder.config.to_dict(),
+        encoder=_portable_encoder_config(encoder.config),
         pooling=module.pooling,
         id2label=labels,
         label2id={label: i for i, label in labels.items()},
@@ -126,6 +76,14 @@ def export_pretrained(module, tokenizer, classes, path, multilabel=False):
         sizes = {file.relative_to(staging).as_posix(): {"size": file.stat().st_size}
                  for file in sorted(staging.rglob("*")) if file.is_file()}
         (staging / EXPORT_MANIFEST).write_text(json.dumps({"files": sizes}, indent=1))
+
+
+def _portable_encoder_config(config):
+    """The backbone's config without its file path and its unused label names."""
+    settings = config.to_dict()
+    for key in ("_name_or_path", "id2label", "label2id"):
+        settings.pop(key, None)
+    return settings
 
 
 def _not_exported(path):

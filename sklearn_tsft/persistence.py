@@ -48,6 +48,8 @@ from .backbone import (
     TextClassifierModule,
     check_max_length,
     check_vocabulary,
+    config_digest,
+    portable_model,
     quiet_transformers,
 )
 from .contrastive import OBJECTIVES
@@ -142,6 +144,7 @@ def save(estimator, path, onnx=False, quantize=None):
         ) from exc
     params = {name: encode_value(value, name)
               for name, value in estimator.get_params(deep=False).items()}
+    params["model"] = portable_model(params["model"])
     strategy = available_strategies()[estimator.strategy]
     tokenizer = estimator.tokenizer_
     metadata = {
@@ -151,6 +154,7 @@ def save(estimator, path, onnx=False, quantize=None):
         "params": params,
         "classes": _encode_classes(estimator.classes_),
         "backbone_name": estimator.backbone_name_,
+        "backbone_config": config_digest(base_encoder(estimator.module_).config),
         "pooling": estimator.pooling_,
         "objective": estimator.objective_,
         "n_trainable_params": estimator.n_trainable_params_,
@@ -301,6 +305,7 @@ SCHEMA = {
                "an object of parameters"),
     "classes": (True, _is_class_list, "an object with a dtype and a list of values"),
     "backbone_name": (True, lambda v: isinstance(v, str), "a string"),
+    "backbone_config": (False, lambda v: isinstance(v, str), "a string"),
     "pooling": (False, lambda v: v in POOLINGS, f"one of {', '.join(POOLINGS)}"),
     "objective": (False, lambda v: v in OBJECTIVES, f"one of {', '.join(OBJECTIVES)}"),
     "n_trainable_params": (True, lambda v: _is_int(v) and v >= 0, "a count"),

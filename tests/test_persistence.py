@@ -1,7 +1,11 @@
 """save/load without pickle, export to transformers, and their error cases (tiny backbone)."""
 
 import json
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +31,9 @@ def test_load_gives_identical_probabilities_params_and_attributes(fitted_tiny, s
     loaded = TokenSparseClassifier.load(saved)
     texts = toy_data[0]
     np.testing.assert_array_equal(loaded.predict_proba(texts), fitted_tiny.predict_proba(texts))
-    assert loaded.get_params() == fitted_tiny.get_params()
+    # An absolute backbone path is saved by the directory's name (no machine path).
+    assert loaded.get_params() == {**fitted_tiny.get_params(),
+                                   "model": Path(fitted_tiny.model).name}
     np.testing.assert_array_equal(loaded.classes_, fitted_tiny.classes_)
     assert loaded.classes_.dtype == fitted_tiny.classes_.dtype
     assert loaded.task_tokens_ == fitted_tiny.task_tokens_
@@ -161,6 +167,61 @@ def test_export_loads_in_a_transformers_pipeline_with_the_same_top_labels(
     assert [out["label"] for out in outputs] == list(fitted_tiny.predict(texts))
     np.testing.assert_allclose([out["score"] for out in outputs],
                                fitted_tiny.predict_proba(texts).max(axis=1), rtol=1e-4)
+
+
+# Loads the export with transformers alone: sklearn_tsft cannot be imported.
+WITHOUT_PACKAGE = """
+import importlib.abc, json, sys
+
+class NoSklearnTsft(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "sklearn_tsft":
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+
+sys.meta_path.insert(0, NoSklearnTsft())
+from transformers import AutoModelForSequenceClassification, pipeline
+
+path, texts = sys.argv[1], json.loads(sys.argv[2])
+model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=True)
+outputs = pipeline("text-classification", model=path, trust_remote_code=True,
+                   device="cpu")(texts)
+print(json.dumps({"labels": [out["label"] for out in outputs],
+                  "scores": [out["score"] for out in outputs],
+                  "id2label": model.config.id2label,
+                  "imported": sorted(m for m in sys.modules if m.startswith("sklearn_tsft"))}))
+"""
+
+
+def test_export_loads_where_the_package_cannot_be_imported(fitted_tiny, tmp_path, toy_data):
+    texts = toy_data[0][:6]
+    fitted_tiny.export_pretrained(tmp_path / "export")
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PACKAGE, str(tmp_path / "export"), json.dumps(texts)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["imported"] == []
+    assert result["id2label"] == {"0": "card", "1": "refund"}
+    assert result["labels"] == list(fitted_tiny.predict(texts))
+    np.testing.assert_allclose(result["scores"], fitted_tiny.predict_proba(texts).max(axis=1),
+                               rtol=1e-4)
+
+
+def test_no_saved_or_exported_file_holds_the_machine_path_of_the_backbone(
+        fitted_tiny, tmp_path):
+    fitted_tiny.save(tmp_path / "saved")
+    fitted_tiny.export_pretrained(tmp_path / "export")
+    backbone = str(Path(fitted_tiny.model).resolve())
+    texts = {file: file.read_text() for file in tmp_path.rglob("*")
+             if file.suffix in (".json", ".md", ".py", ".txt")}
+    assert texts  # tsft.json, config.json, tokenizer files
+    assert [file for file, text in texts.items() if backbone in text] == []
+    exported = json.loads((tmp_path / "export" / "config.json").read_text())
+    assert "id2label" not in exported["encoder"]  # the encoder's unused LABEL_0 / LABEL_1
+    saved = json.loads((tmp_path / "saved" / "tsft.json").read_text())
+    assert saved["backbone_name"] == Path(backbone).name
+    assert len(saved["backbone_config"]) == 12
 
 
 def test_prefix_models_cannot_be_exported(tiny_params, toy_data, tmp_path):

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...backbone import fan_in, fan_out, mean_pool
+from ...backbone import fan_in, fan_out
+from ...modeling_tsft import mean_pool
 
 # Cosine similarities lie in [-1, 1]; scaling them gives a softmax that is
 # neither flat nor saturated.
