@@ -308,6 +308,11 @@ class TextClassifierModule(nn.Module):
         # (strategies.frozen_blocks.FrozenBlockCache); the plain module needs none.
         return self.logits_and_embedding(input_ids, attention_mask)[0]
 
+    @property
+    def embedding_size(self):
+        """Length of the pooled embedding: the encoder's hidden size."""
+        return self.encoder.config.hidden_size
+
     def embed(self, input_ids, attention_mask):
         """The pooled text embedding that the head classifies."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)

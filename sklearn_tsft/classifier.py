@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import torch
 from scipy.special import expit, log_expit, log_softmax, softmax
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
@@ -100,7 +100,7 @@ def _scaled_to_max(weights):
     return weights / peak
 
 
-class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
+class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, BaseEstimator):
     """Text classifier that finetunes a small transformer (scikit-learn API).
 
     ``fit`` takes raw strings and labels (strings, numbers or bools).
@@ -1047,6 +1047,35 @@ class TokenSparseClassifier(ClassifierMixin, BaseEstimator):
                 "score_samples is for one label per text; a multi-label model has no single "
                 "class to be in scope of. Use predict_proba.")
         return self._logits_and_scope_scores(X)[1]
+
+    def transform(self, X):
+        """Embed texts: the pooled, L2-normalised embeddings of the fitted backbone.
+
+        The features the head classifies (before it), for clustering,
+        retrieval or a second model on top, as SetFit's ``encode`` gives
+        them; batched like ``predict`` (``batch_size``, ``long_text``).
+        In a ``Pipeline`` the classifier can so be an intermediate step.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_samples
+            Raw texts, as in ``fit``.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, n_features_out)
+            Rows of unit L2 norm; ``n_features_out`` is the backbone's
+            hidden size (``get_feature_names_out`` names the columns).
+        """
+        embeddings = self._logits_and_embeddings(X)[1]
+        norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+        return embeddings / np.maximum(norms, np.finfo(embeddings.dtype).tiny)
+
+    @property
+    def _n_features_out(self):
+        # ClassNamePrefixFeaturesOutMixin names transform's columns from it.
+        check_is_fitted(self)
+        return self.module_.embedding_size
 
     def save(self, path):
         """Write the fitted estimator to a directory, without pickle.

@@ -141,13 +141,23 @@ class OnnxModule(nn.Module):
     def forward(self, input_ids, attention_mask, example_index=None):
         return self._run(["logits"], input_ids, attention_mask)[0]
 
+    @property
+    def embedding_size(self):
+        """Length of the pooled embedding, read from the ONNX graph's output."""
+        return self._embedding_output().shape[1]
+
     def logits_and_embedding(self, input_ids, attention_mask):
         """The logits and the pooled embedding (older exported files lack the embedding)."""
-        if "embedding" not in {output.name for output in self._session.get_outputs()}:
-            raise ValueError(
-                f"{self.path} has no embedding output (exported by an older sklearn-tsft); "
-                "export it again with clf.export_onnx(path), or load with backend='torch'.")
+        self._embedding_output()
         return tuple(self._run(["logits", "embedding"], input_ids, attention_mask))
+
+    def _embedding_output(self):
+        for output in self._session.get_outputs():
+            if output.name == "embedding":
+                return output
+        raise ValueError(
+            f"{self.path} has no embedding output (exported by an older sklearn-tsft); "
+            "export it again with clf.export_onnx(path), or load with backend='torch'.")
 
     def _run(self, outputs, input_ids, attention_mask):
         feeds = {"input_ids": input_ids.cpu().numpy(), "attention_mask": attention_mask.cpu().numpy()}

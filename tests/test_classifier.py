@@ -448,3 +448,30 @@ def test_a_prototype_head_classifies_before_any_training(tiny_params, toy_data):
     started = TokenSparseClassifier(**params, head_init="prototypes").fit(*toy_data).score(*toy_data)
     unstarted = TokenSparseClassifier(**params).fit(*toy_data).score(*toy_data)
     assert started >= 0.9 > unstarted
+
+
+def test_transform_gives_unit_embeddings_that_the_head_classifies(fitted, toy_data):
+    texts = toy_data[0]
+    embeddings = fitted.transform(texts)
+    assert embeddings.shape == (len(texts), 32)  # the tiny backbone's hidden size
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, rtol=1e-6)
+    names = fitted.get_feature_names_out()
+    assert list(names[:2]) == ["tokensparseclassifier0", "tokensparseclassifier1"]
+    assert len(names) == embeddings.shape[1]
+    # Unnormalised, the same features give the head's logits.
+    head = fitted.module_.head
+    raw = fitted._logits_and_embeddings(texts)[1]
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), embeddings)
+    logits = head(torch.as_tensor(raw, dtype=torch.float32)).detach().numpy()
+    np.testing.assert_allclose(logits / fitted.temperature_, fitted._logits(texts), atol=1e-5)
+
+
+def test_transform_needs_a_fit_and_feeds_a_pipeline(tiny_params, toy_data):
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(NotFittedError):
+        TokenSparseClassifier(**tiny_params).transform(["a text"])
+    pipe = Pipeline([("embed", TokenSparseClassifier(**tiny_params)),
+                     ("lr", LogisticRegression())]).fit(*toy_data)
+    assert pipe.predict(toy_data[0]).shape == (len(toy_data[0]),)
+    assert pipe.named_steps["lr"].n_features_in_ == 32

@@ -33,6 +33,12 @@ def test_onnx_backend_matches_torch_on_padded_batches(fitted_tiny, exported):
                                   fitted_tiny.predict_proba(TEXTS))
 
 
+def test_onnx_backend_gives_the_same_embeddings(fitted_tiny, exported):
+    loaded = TokenSparseClassifier.load(exported, backend="onnx")
+    np.testing.assert_allclose(loaded.transform(TEXTS), fitted_tiny.transform(TEXTS), atol=1e-5)
+    assert list(loaded.get_feature_names_out()) == list(fitted_tiny.get_feature_names_out())
+
+
 def test_int8_export_is_smaller_and_close(fitted_tiny, exported, tmp_path, toy_data):
     fitted_tiny.export_onnx(tmp_path, quantize="int8")
     assert (tmp_path / "model.onnx").stat().st_size < (exported / "model.onnx").stat().st_size
