@@ -52,7 +52,14 @@ from .head_init import PROTOTYPE_TEXTS, start_at_logistic_regression, start_at_p
 from .long_texts import WINDOW_POOLINGS, long_text_policy
 from .out_of_scope import GAUSSIAN_TEXTS, OOS_SCORES, ClassGaussians, logit_scores
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
-from .training import build_net, make_accelerator, resolve_max_epochs, training_steps
+from .training import (
+    build_net,
+    check_callbacks,
+    fresh_callbacks,
+    make_accelerator,
+    resolve_max_epochs,
+    training_steps,
+)
 
 
 def _check_unknown_label_type(value):
@@ -285,6 +292,15 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
     precision : {"auto", "fp32", "bf16"}, default="auto"
         ``"auto"`` trains with bf16 autocast on GPUs that support it and in
         float32 elsewhere.
+    callbacks : list of skorch callbacks or (name, callback) pairs, default=None
+        Added to the training loop after its own (``EpochScoring``,
+        ``Checkpoint``, skorch's TensorBoard, MLflow or W&B loggers, ...);
+        each fit uses fresh copies (``sklearn.base.clone``), so the objects
+        passed stay as they were and grid-search folds do not share state.
+        What they record lands in ``history_``. Under the contrastive
+        objective the module outputs embeddings while it trains, so a
+        callback that scores predictions needs ``objective="cross_entropy"``.
+        Not saved by :meth:`save` (a loaded model has ``callbacks=None``).
     random_state : int, RandomState instance or None, default=None
         Seeds the head's initialisation, dropout, the batch order, the
         validation split and the strategies' sampling. With an int, a fit on
@@ -394,6 +410,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         device="auto",
         accelerate=False,
         precision="auto",
+        callbacks=None,
         random_state=None,
         verbose=0,
     ):
@@ -433,6 +450,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         self.device = device
         self.accelerate = accelerate
         self.precision = precision
+        self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
 
@@ -489,6 +507,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         "device": Checked(resolve_device),
         "accelerate": Boolean(),
         "precision": Options(*PRECISIONS, message="{name}={value!r} is not one of {values}."),
+        "callbacks": Checked(check_callbacks),
         "random_state": AnyOf(NONE, Interval(numbers.Integral, 0, 2**32 - 1),
                               InstanceOf(np.random.RandomState, description="a RandomState"),
                               description="None, an int or a numpy RandomState"),
@@ -718,6 +737,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
                     if self.early_stopping is None and accelerator is None else ()),
                 contrastive_classes=strata[train_idx] if objective == "contrastive" else None,
                 average_from=self._average_from(n_steps),
+                user_callbacks=fresh_callbacks(self.callbacks),
             )
             try:
                 net.fit(train_data, y=None)

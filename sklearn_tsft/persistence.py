@@ -142,8 +142,10 @@ def save(estimator, path, onnx=False, quantize=None):
             f"cannot save: {exc} A parameter was set to this after fit; set it back to a "
             "valid value (a saved model must load)."
         ) from exc
+    # Callbacks act while training only, and are objects JSON cannot hold.
     params = {name: encode_value(value, name)
-              for name, value in estimator.get_params(deep=False).items()}
+              for name, value in estimator.get_params(deep=False).items()
+              if name != "callbacks"}
     params["model"] = portable_model(params["model"])
     strategy = available_strategies()[estimator.strategy]
     tokenizer = estimator.tokenizer_

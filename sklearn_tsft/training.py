@@ -9,6 +9,7 @@ error instead of skorch's "stop and keep the model".
 
 import numpy as np
 import torch
+from sklearn.base import clone
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import unpack_data
@@ -290,6 +291,30 @@ class AcceleratedTextClassifierNet(AccelerateMixin, TextClassifierNet):
             self._criteria = criteria
 
 
+def check_callbacks(callbacks):
+    """Refuse a ``callbacks`` parameter that skorch could not use, naming the fix."""
+    if callbacks is None:
+        return
+    if not isinstance(callbacks, (list, tuple)):
+        raise ValueError(
+            f"callbacks must be None or a list of skorch callbacks (or (name, callback) "
+            f"pairs), got {type(callbacks).__name__}.")
+    for item in callbacks:
+        named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+        callback = item[1] if named else item
+        if not isinstance(callback, Callback):
+            raise ValueError(
+                f"callbacks: {item!r} is not a skorch callback (an instance of "
+                "skorch.callbacks.Callback, e.g. EpochScoring('accuracy', on_train=True)) "
+                "or a (name, callback) pair.")
+
+
+def fresh_callbacks(callbacks):
+    """Copies of the user's callbacks for one fit: the parameter itself stays untouched."""
+    return [(item[0], clone(item[1], safe=False)) if isinstance(item, tuple)
+            else clone(item, safe=False) for item in callbacks or ()]
+
+
 def build_net(
     module,
     *,
@@ -314,6 +339,7 @@ def build_net(
     strategy_callbacks=(),
     contrastive_classes=None,
     average_from=None,
+    user_callbacks=(),
 ):
     """Configure the skorch net for one fit.
 
@@ -349,6 +375,9 @@ def build_net(
     average_from : int or None, default=None
         End with the mean of the trained weights from this optimizer step
         on (:class:`AverageTrainedWeights`) instead of the last iterate.
+    user_callbacks : sequence of skorch.callbacks.Callback or (str, Callback), default=()
+        The ``callbacks`` parameter's, fresh for this fit
+        (:func:`fresh_callbacks`); they run after the net's own.
     Other parameters are those of :class:`~sklearn_tsft.TokenSparseClassifier`.
 
     Returns
@@ -382,6 +411,7 @@ def build_net(
         callbacks.append(("cuda_memory", PeakCudaMemory()))
     if verbose > 0:
         callbacks.append(("progress", ProgressBar(postfix_keys=["train_loss", "valid_loss"])))
+    callbacks.extend(user_callbacks)
     accelerated = {} if accelerator is None else {
         "accelerator": accelerator,
         # skorch's PrintLog honours verbose=0 only with the plain print sink;

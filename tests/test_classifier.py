@@ -475,3 +475,21 @@ def test_transform_needs_a_fit_and_feeds_a_pipeline(tiny_params, toy_data):
                      ("lr", LogisticRegression())]).fit(*toy_data)
     assert pipe.predict(toy_data[0]).shape == (len(toy_data[0]),)
     assert pipe.named_steps["lr"].n_features_in_ == 32
+
+
+def test_user_callbacks_record_into_history_and_stay_unused(tiny_params, toy_data, tmp_path):
+    from skorch.callbacks import EpochScoring
+
+    train_accuracy = EpochScoring("accuracy", on_train=True, name="train_acc",
+                                  lower_is_better=False)
+    clf = TokenSparseClassifier(**tiny_params, objective="cross_entropy",
+                                callbacks=[train_accuracy,
+                                           ("f1", EpochScoring("f1_macro", name="valid_f1"))],
+                                validation_fraction=0.25).fit(*toy_data)
+    scores = clf.history_[:, "train_acc"]
+    assert len(scores) == tiny_params["max_epochs"] and all(0 <= s <= 1 for s in scores)
+    assert len(clf.history_[:, "valid_f1"]) == tiny_params["max_epochs"]
+    assert not hasattr(train_accuracy, "best_score_")  # each fit trains with a copy
+    assert clone(clf).callbacks[0] is not train_accuracy
+    clf.save(tmp_path / "model")  # callbacks act in training only: not saved
+    assert TokenSparseClassifier.load(tmp_path / "model").callbacks is None

@@ -148,7 +148,7 @@ BAD_VALUES = {
     "early_stopping": 0, "calibrate": "yes", "threshold": float("nan"), "device": "quantum",
     "accelerate": "yes", "precision": "fp8", "random_state": "seed", "verbose": -1,
     "oos_score": "entropy", "unknown_label": [1], "unknown_rate": 0.0, "pooling": "cls",
-    "head_init": "zeros", "objective": "setfit", "average": "yes",
+    "head_init": "zeros", "objective": "setfit", "average": "yes", "callbacks": ["print"],
 }
 
 
