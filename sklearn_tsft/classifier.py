@@ -4,6 +4,7 @@ import itertools
 import numbers
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,6 +51,7 @@ from .contrastive import OBJECTIVES, resolve_objective
 from .exceptions import FitInterrupted
 from .head_init import PROTOTYPE_TEXTS, start_at_logistic_regression, start_at_prototypes
 from .long_texts import WINDOW_POOLINGS, long_text_policy
+from .model_card import model_card
 from .out_of_scope import GAUSSIAN_TEXTS, OOS_SCORES, ClassGaussians, logit_scores
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
 from .training import (
@@ -1221,5 +1223,6 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
                 "pipeline() will truncate long texts (use truncation=True) instead of "
                 "combining windows.", UserWarning, stacklevel=2)
         hf_export.export_pretrained(self.module_, self.tokenizer_.tokenizer, self.classes_, path,
-                                    multilabel=self.multilabel_)
+                                    multilabel=self.multilabel_,
+                                    card=model_card(self, Path(path), exported=True))
         return self

@@ -40,7 +40,7 @@ def register():
     TsftForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
 
-def export_pretrained(module, tokenizer, classes, path, multilabel=False):
+def export_pretrained(module, tokenizer, classes, path, multilabel=False, card=None):
     """Write a fitted module and its tokenizer as a transformers model directory.
 
     Parameters
@@ -57,6 +57,8 @@ def export_pretrained(module, tokenizer, classes, path, multilabel=False):
     multilabel : bool, default=False
         Sets ``problem_type="multi_label_classification"``, so that
         ``pipeline`` applies a sigmoid per label instead of a softmax.
+    card : str or None, default=None
+        The model card, written as ``README.md``.
     """
     encoder = module.encoder
     labels = {i: str(label) for i, label in enumerate(classes)}
@@ -73,6 +75,8 @@ def export_pretrained(module, tokenizer, classes, path, multilabel=False):
     with replacing_directory(path, unexpected=_not_exported) as staging:
         exported.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        if card is not None:
+            (staging / "README.md").write_text(card)
         sizes = {file.relative_to(staging).as_posix(): {"size": file.stat().st_size}
                  for file in sorted(staging.rglob("*")) if file.is_file()}
         (staging / EXPORT_MANIFEST).write_text(json.dumps({"files": sizes}, indent=1))

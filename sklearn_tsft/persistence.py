@@ -54,6 +54,7 @@ from .backbone import (
 )
 from .contrastive import OBJECTIVES
 from .exceptions import ModelFormatError
+from .model_card import MODEL_CARD, model_card
 from .onnx_export import ONNX_FILE, OnnxModule, export_onnx
 from .out_of_scope import OOS_SCORES
 from .strategies import available_strategies, make_strategy
@@ -182,6 +183,7 @@ def save(estimator, path, onnx=False, quantize=None):
         tokenizer.tokenizer.save_pretrained(staging / "tokenizer")
         if onnx:
             export_onnx(estimator.module_, staging, quantize)
+        (staging / MODEL_CARD).write_text(model_card(estimator, Path(path)))
         metadata["files"] = file_manifest(staging)
         (staging / METADATA).write_text(json.dumps(metadata, indent=1, default=json_default))
 
@@ -271,7 +273,8 @@ def read_metadata(path):
         )
     check_schema(metadata, path / METADATA)
     # The ONNX file matters only to backend="onnx", which checks it.
-    check_files(path, metadata["files"], skip={ONNX_FILE})
+    # A user may edit the model card; the model does not depend on it.
+    check_files(path, metadata["files"], skip={ONNX_FILE, MODEL_CARD})
     return metadata
 
 

@@ -292,3 +292,26 @@ def test_a_save_replaces_the_whole_directory(fitted_tiny, tmp_path):
     with pytest.raises(ModelFormatError, match="no model.onnx written with this model"):
         TokenSparseClassifier.load(tmp_path / "model", backend="onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing left beside it
+
+
+def test_save_and_export_write_a_model_card_that_names_the_labels(fitted_tiny, tmp_path,
+                                                                   toy_data):
+    fitted_tiny.save(tmp_path / "saved")
+    fitted_tiny.export_pretrained(tmp_path / "export")
+    saved = (tmp_path / "saved" / "README.md").read_text()
+    exported = (tmp_path / "export" / "README.md").read_text()
+    for card in (saved, exported):
+        assert card.startswith("---\n") and "pipeline_tag: text-classification" in card
+        assert "`card`, `refund`" in card
+        assert "| training texts | 40 |" in card
+        assert f"| backbone | `{Path(fitted_tiny.model).name}` |" in card
+    assert 'TokenSparseClassifier.load("saved")' in saved
+    assert 'model="export", trust_remote_code=True' in exported
+    # The user may edit the card: the model still loads, and a new save
+    # refuses to overwrite the edit.
+    (tmp_path / "saved" / "README.md").write_text(saved + "\nTrained on our tickets.\n")
+    texts = toy_data[0]
+    np.testing.assert_array_equal(TokenSparseClassifier.load(tmp_path / "saved").predict(texts),
+                                  fitted_tiny.predict(texts))
+    with pytest.raises(ValueError, match="README.md \\(changed since it was written\\)"):
+        fitted_tiny.save(tmp_path / "saved")
