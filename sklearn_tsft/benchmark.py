@@ -55,11 +55,11 @@ def add_arguments(parser, train=None, test=None):
     give default tables (as this repository's own scripts do).
     """
     parser.add_argument("--train", type=Path, default=train, required=train is None,
-                        help="training table (csv, tsv or jsonl; default: %(default)s)")
+                        help="training table (csv, tsv or jsonl)")
     parser.add_argument("--test", type=Path, default=test, required=test is None,
-                        help="test table (default: %(default)s)")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--label-column", default="label")
+                        help="test table")
+    parser.add_argument("--text-column", default="text", help="column of the texts")
+    parser.add_argument("--label-column", default="label", help="column of the labels")
     parser.add_argument("--dataset", help="name used in result files (default: the "
                         "training table's folder name)")
     parser.add_argument("--quick", action="store_true",
@@ -69,16 +69,22 @@ def add_arguments(parser, train=None, test=None):
     parser.add_argument("--per-class", type=int,
                         help="few-shot slice: this many training texts of each label")
     parser.add_argument("--n-test", type=int, help="random test slice")
-    parser.add_argument("--model", default="default", help="backbone (default: packaged MiniLM)")
-    parser.add_argument("--max-epochs", type=parse_epochs, default="auto",
-                        help="passes over the data, or 'auto' (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    from .classifier import TokenSparseClassifier
+
+    default = TokenSparseClassifier().get_params()  # one source of the defaults
+    parser.add_argument("--model", default=default["model"],
+                        help="backbone: the packaged MiniLM ('default'), a directory or a Hub id")
+    parser.add_argument("--max-epochs", type=parse_epochs, default=default["max_epochs"],
+                        help="passes over the data, or 'auto'")
+    parser.add_argument("--batch-size", type=int, default=default["batch_size"],
+                        help="texts per optimizer step")
+    parser.add_argument("--device", default=default["device"], help="'auto', 'cpu', 'cuda', ...")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one fit per seed")
     parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS),
-                        help="default: %(default)s")
+                        help="what to fit: strategies (NAME or NAME:param=value,...) and "
+                        "tfidf+linearsvc")
     parser.add_argument("--out-dir", type=Path, default=Path("tsft_bench"),
-                        help="folder of the JSON, markdown and PNG results (default: %(default)s)")
+                        help="folder of the JSON, markdown and PNG results")
     parser.add_argument("--verbose", action="store_true", help="show each fit's progress bar")
     return parser
 

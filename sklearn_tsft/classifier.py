@@ -937,7 +937,9 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
             Columns follow ``classes_``. Rows sum to 1; for multi-label
             data, each entry is the probability of that label on its own.
         """
-        logits = self._logits(X)
+        return self._proba(self._logits(X))
+
+    def _proba(self, logits):
         return expit(logits) if self.multilabel_ else softmax(logits, axis=1)
 
     def predict_log_proba(self, X):
@@ -970,18 +972,33 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
             multi-label data, the 0/1 indicator matrix of the labels whose
             probability reaches ``threshold``.
         """
-        if getattr(self, "multilabel_", False):
-            return (self.predict_proba(X) >= self.threshold).astype(np.int64)
+        return self._labels_and_logits(X)[0]
+
+    def _labels_and_logits(self, X):
+        """What ``predict`` answers and the logits, from one pass of the model.
+
+        For callers that also need the probabilities (``tsft predict
+        --proba``): ``self._proba(logits)`` is ``predict_proba(X)``.
+        """
         check_is_fitted(self)
-        if self.unknown_label is None or self.unknown_threshold_ is None:
-            return self.classes_[np.argmax(self._logits(X), axis=1)]
-        if self.oos_score != self.unknown_score_:
-            raise ValueError(
-                f"unknown_threshold_ was set with oos_score={self.unknown_score_!r}, but "
-                f"oos_score is now {self.oos_score!r}: set it back, or refit.")
-        logits, scores = self._logits_and_scope_scores(X)
-        labels = self.classes_[np.argmax(logits, axis=1)].astype(object)
-        labels[scores < self.unknown_threshold_] = self.unknown_label
+        if self.multilabel_ or self.unknown_label is None or self.unknown_threshold_ is None:
+            logits, scores = self._logits(X), None
+        else:
+            if self.oos_score != self.unknown_score_:
+                raise ValueError(
+                    f"unknown_threshold_ was set with oos_score={self.unknown_score_!r}, but "
+                    f"oos_score is now {self.oos_score!r}: set it back, or refit.")
+            logits, scores = self._logits_and_scope_scores(X)
+        return self._labels(logits, scores), logits
+
+    def _labels(self, logits, scope_scores=None):
+        if self.multilabel_:
+            return (self._proba(logits) >= self.threshold).astype(np.int64)
+        labels = self.classes_[np.argmax(logits, axis=1)]
+        if scope_scores is None:
+            return labels
+        labels = labels.astype(object)
+        labels[scope_scores < self.unknown_threshold_] = self.unknown_label
         return labels
 
     def explain(self, X, target=None):
@@ -1005,6 +1022,10 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         explanations : list of list of (str, float)
             Per text, its ``(word, contribution)`` pairs in text order.
         """
+        return self._explanations_and_classes(X, target)[0]
+
+    def _explanations_and_classes(self, X, target=None):
+        """``explain``'s answer and the column of the class each text's explains."""
         check_is_fitted(self)
         texts = check_texts(X)
         if self.multilabel_:
@@ -1013,8 +1034,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         proba = self.predict_proba(texts)
         columns = (np.argmax(proba, axis=1) if target is None
                    else np.full(len(texts), self._class_index(target)))
-        return [self._explain_text(text, proba[row, columns[row]], columns[row])
-                for row, text in enumerate(texts)]
+        return ([self._explain_text(text, proba[row, columns[row]], columns[row])
+                 for row, text in enumerate(texts)], columns)
 
     def _class_index(self, target):
         if isinstance(target, (list, np.ndarray)):

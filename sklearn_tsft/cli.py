@@ -27,6 +27,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it is required or has none."""
+
+    def _get_help_string(self, action):
+        help = action.help or ""
+        if ("%(default)" in help or action.required
+                or action.default in (None, False, [], argparse.SUPPRESS)):
+            return help
+        return f"{help} (default: %(default)s)".strip()
+
+
 def _progress(message, args):
     if not args.quiet:
         print(message, file=sys.stderr, flush=True)
@@ -51,8 +62,10 @@ def cmd_fit(args):
               "max_epochs": args.max_epochs, "batch_size": args.batch_size,
               "device": args.device, "random_state": args.random_state,
               "verbose": 0 if args.quiet else 1, **dict(args.param)}
+    clf = TokenSparseClassifier(**params)
+    clf._validate_params()  # a bad option fails before anything says it is fitting
     _progress(f"fitting on {len(frame)} texts of {labels.nunique()} classes", args)
-    clf = TokenSparseClassifier(**params).fit(texts, labels)
+    clf.fit(texts, labels)
     clf.save(args.out)
     _progress(f"saved to {args.out}", args)
 
@@ -89,10 +102,10 @@ def cmd_predict(args):
         raise ValueError(
             f"{args.input} already has the column(s) {', '.join(map(repr, taken))} that "
             "predict would write; choose another --prediction-column or rename them.")
+    predicted, logits = clf._labels_and_logits(texts)  # one pass, for --proba too
     if args.proba:
-        for label, proba in zip(clf.classes_, clf.predict_proba(texts).T):
+        for label, proba in zip(clf.classes_, clf._proba(logits).T):
             out[f"proba_{label}"] = proba
-    predicted = clf.predict(texts)
     if clf.multilabel_:
         for label, indicator in zip(clf.classes_, predicted.T):
             out[f"{args.prediction_column}_{label}"] = indicator
@@ -145,9 +158,8 @@ def cmd_explain(args):
     frame = read_table(args.input, args.format)
     texts = column(frame, args.text_column, args.input)
     target = None if args.target is None else _class_named(clf, args.target)
-    explanations = clf.explain(texts, target=target)
-    targets = ([target] * len(texts) if target is not None
-               else clf.classes_[np.argmax(clf.predict_proba(texts), axis=1)])
+    explanations, columns = clf._explanations_and_classes(texts, target)
+    targets = clf.classes_[columns]
     rows = [{"text_index": i, "word_index": j, "word": word, "contribution": contribution,
              "class": explained}
             for i, (explanation, explained) in enumerate(zip(explanations, targets))
@@ -185,31 +197,43 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name, func, help):
-        sub = commands.add_parser(name, help=help, description=help)
+        sub = commands.add_parser(name, help=help, description=help,
+                                  formatter_class=_DefaultsShown)
         sub.set_defaults(func=func)
         sub.add_argument("--quiet", action="store_true", help="no progress output")
         return sub
 
     def table_options(sub, label=False):
-        sub.add_argument("--text-column", default="text")
+        sub.add_argument("--text-column", default="text", help="column of the texts")
         if label:
-            sub.add_argument("--label-column", default="label")
+            sub.add_argument("--label-column", default="label", help="column of the labels")
         sub.add_argument("--format", choices=["csv", "tsv", "jsonl"],
                          help="input format when the suffix does not tell (default for '-': csv)")
 
+    # The estimator's own defaults: one source for Python and the shell.
+    from .classifier import TokenSparseClassifier
+    from .strategies import available_strategies
+
+    default = TokenSparseClassifier().get_params()
     fit = command("fit", cmd_fit, "fit a classifier on a labelled table and save it")
     fit.add_argument("train", type=Path, help="training table")
     table_options(fit, label=True)
     fit.add_argument("--out", required=True, type=Path, help="model directory to write")
-    fit.add_argument("--model", default="default", help="backbone: 'default', a local "
-                     "directory or a Hub id")
-    fit.add_argument("--strategy", default="token_sparse")
-    fit.add_argument("--sparsity", type=float, default=0.05)
-    fit.add_argument("--max-epochs", type=parse_epochs, default="auto",
-                     help="passes over the data, or 'auto' (default: %(default)s)")
-    fit.add_argument("--batch-size", type=int, default=32)
-    fit.add_argument("--device", default="auto")
-    fit.add_argument("--random-state", type=int, default=0)
+    fit.add_argument("--model", default=default["model"], help="backbone: the packaged "
+                     "all-MiniLM-L6-v2 ('default'), a local directory or a Hub id")
+    fit.add_argument("--strategy", default=default["strategy"], choices=sorted(available_strategies()),
+                     help="which parameters of the backbone train")
+    fit.add_argument("--sparsity", type=float, default=default["sparsity"],
+                     help="token_sparse: share of the linear layers' rows trained")
+    fit.add_argument("--max-epochs", type=parse_epochs, default=default["max_epochs"],
+                     help="passes over the data, or 'auto'")
+    fit.add_argument("--batch-size", type=int, default=default["batch_size"],
+                     help="texts per optimizer step")
+    fit.add_argument("--device", default=default["device"],
+                     help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...")
+    fit.add_argument("--random-state", type=int, default=default["random_state"],
+                     help="seed; an int makes a CPU fit repeatable (default: none, "
+                     "a different fit each run)")
     fit.add_argument("--label-type", choices=list(LABEL_TYPES),
                      help="convert the label cells to this type (default: the text as "
                      "written, so 01 and 1 are two classes; JSON Lines keeps its types)")
@@ -218,34 +242,37 @@ def build_parser():
                      "(repeatable), e.g. --param lora_r=16")
 
     predict = command("predict", cmd_predict, "predict the labels of a table's texts")
-    predict.add_argument("model_dir", type=Path)
+    predict.add_argument("model_dir", type=Path, help="directory written by 'tsft fit' or save()")
     predict.add_argument("input", help="table of texts, or '-' for stdin")
     table_options(predict)
-    predict.add_argument("--out", default="-", help="output table (default: stdout as CSV)")
-    predict.add_argument("--out-format", choices=["csv", "tsv", "jsonl"])
+    predict.add_argument("--out", default="-", help="output table ('-': stdout as CSV)")
+    predict.add_argument("--out-format", choices=["csv", "tsv", "jsonl"],
+                         help="output format when the suffix does not tell")
     predict.add_argument("--proba", action="store_true",
                          help="add a proba_<label> column per class")
     predict.add_argument("--prediction-column", default="prediction",
                          help="name of the predicted label's column; a multi-label model "
                          "writes one 0/1 column per label, <name>_<label>")
-    predict.add_argument("--device")
+    predict.add_argument("--device", help="where to predict (default: the saved model's, "
+                         "or 'auto' where that device is missing)")
 
     evaluate = command("evaluate", cmd_evaluate,
                        "accuracy, macro-F1 and the classification report on a labelled table")
-    evaluate.add_argument("model_dir", type=Path)
+    evaluate.add_argument("model_dir", type=Path, help="directory written by 'tsft fit' or save()")
     evaluate.add_argument("test", help="labelled table, or '-' for stdin")
     table_options(evaluate, label=True)
-    evaluate.add_argument("--device")
+    evaluate.add_argument("--device", help="where to predict (default: the saved model's)")
 
     explain = command("explain", cmd_explain, "each word's contribution to the predicted "
                       "class (or --target), one row per word")
-    explain.add_argument("model_dir", type=Path)
+    explain.add_argument("model_dir", type=Path, help="directory written by 'tsft fit' or save()")
     explain.add_argument("input", help="table of texts, or '-' for stdin")
     table_options(explain)
     explain.add_argument("--target", help="explain this class instead of each text's prediction")
-    explain.add_argument("--out", default="-", help="output table (default: stdout as CSV)")
-    explain.add_argument("--out-format", choices=["csv", "tsv", "jsonl"])
-    explain.add_argument("--device")
+    explain.add_argument("--out", default="-", help="output table ('-': stdout as CSV)")
+    explain.add_argument("--out-format", choices=["csv", "tsv", "jsonl"],
+                         help="output format when the suffix does not tell")
+    explain.add_argument("--device", help="where to predict (default: the saved model's)")
 
     from .benchmark import add_arguments
 

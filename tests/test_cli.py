@@ -123,7 +123,6 @@ def test_missing_column_lists_the_columns(model_dir, train_csv, capsys):
     (["predict", "{train}", "{train}"], "is not a directory written by save()"),
     (["fit", "{train}", "--out", "{tmp}", "--model", "{backbone}", "--sparsity", "2"],
      "sparsity == 2.0, must be <= 1"),
-    (["fit", "{train}", "--out", "{tmp}", "--strategy", "magic"], "Unknown strategy 'magic'"),
     (["predict", "{model}", "{train}.unknown"], "cannot tell the format"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, message, model_dir, train_csv, tiny_backbone,
@@ -136,6 +135,8 @@ def test_bad_input_exits_2_with_one_line(argv, message, model_dir, train_csv, ti
 @pytest.mark.parametrize("argv, message", [
     (["fit"], "tsft fit: error: the following arguments are required: train, --out"),
     (["fly"], "tsft: error: argument COMMAND: invalid choice: 'fly'"),
+    (["fit", "t.csv", "--out", "m", "--strategy", "magic"],
+     "tsft fit: error: argument --strategy: invalid choice: 'magic' (choose from 'bitfit', 'full',"),
 ])
 def test_bad_usage_exits_2_with_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -224,3 +225,72 @@ def test_explain_names_the_classes_for_an_unknown_target(model_dir, train_csv, c
     assert main(["explain", str(model_dir), str(train_csv), "--target", "loan", "--quiet"]) == 2
     assert "--target 'loan' is not a class of the model; its classes are card, refund" in (
         capsys.readouterr().err)
+
+
+def test_predict_with_proba_runs_one_pass_of_the_model(model_dir, train_csv, tmp_path,
+                                                       monkeypatch):
+    passes = []
+    text_outputs = TokenSparseClassifier._text_outputs
+
+    def counted(self, *args, **kwargs):
+        passes.append(1)
+        return text_outputs(self, *args, **kwargs)
+
+    monkeypatch.setattr(TokenSparseClassifier, "_text_outputs", counted)
+    assert main(["predict", str(model_dir), str(train_csv), "--out", str(tmp_path / "p.csv"),
+                 "--proba", "--quiet"]) == 0
+    assert len(passes) == 1
+
+
+def test_explain_predicts_the_original_texts_once(model_dir, train_csv, tmp_path, monkeypatch):
+    calls = []
+    predict_proba = TokenSparseClassifier.predict_proba
+
+    def counted(self, X):
+        calls.append(len(X))
+        return predict_proba(self, X)
+
+    monkeypatch.setattr(TokenSparseClassifier, "predict_proba", counted)
+    assert main(["explain", str(model_dir), str(train_csv), "--out", str(tmp_path / "e.csv"),
+                 "--quiet"]) == 0
+    assert calls.count(40) == 1  # the 40 texts once; the rest are occluded copies
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "evaluate", "explain", "bench"])
+def test_every_option_shows_its_default_and_choices(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "default: None" not in help_text
+    if command == "fit":
+        defaults = TokenSparseClassifier().get_params()
+        for option in ("--text-column TEXT_COLUMN column of the texts (default: text)",
+                       "--label-column LABEL_COLUMN column of the labels (default: label)",
+                       f"(default: {defaults['strategy']})", "{bitfit,full,head,layers,lora,",
+                       f"(default: {defaults['sparsity']})",
+                       f"(default: {defaults['batch_size']})",
+                       "(default: none, a different fit each run)"):
+            assert option in help_text
+
+
+def test_fit_defaults_are_the_estimators(train_csv, tmp_path, monkeypatch):
+    seen = {}
+
+    def record(self, X, y):
+        seen.update(self.get_params())
+        raise KeyboardInterrupt  # stop before training
+
+    monkeypatch.setattr(TokenSparseClassifier, "fit", record)
+    assert main(["fit", str(train_csv), "--out", str(tmp_path / "m"), "--quiet"]) == 130
+    defaults = TokenSparseClassifier().get_params()
+    assert {name: seen[name] for name in ("model", "strategy", "sparsity", "max_epochs",
+                                          "batch_size", "device", "random_state")} == {
+        name: defaults[name] for name in ("model", "strategy", "sparsity", "max_epochs",
+                                          "batch_size", "device", "random_state")}
+
+
+def test_a_bad_parameter_is_refused_before_the_fitting_message(train_csv, tmp_path, capsys):
+    assert main(["fit", str(train_csv), "--out", str(tmp_path / "m"),
+                 "--param", "lora_r=0"]) == 2
+    err = capsys.readouterr().err
+    assert "lora_r" in err and "fitting on" not in err
