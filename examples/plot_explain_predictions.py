@@ -36,7 +36,8 @@ predicted = clf.predict(texts)
 strongest = max(abs(c) for pairs in explanations for _, c in pairs)
 figure, axes = plt.subplots(len(texts), 1, figsize=(8, 1.3 * len(texts)))
 for ax, pairs, label in zip(axes, explanations, predicted):
-    plot_explanation(pairs, ax=ax, max_contribution=strongest)
+    # One colour bar, under the last text: the scale is shared.
+    plot_explanation(pairs, ax=ax, max_contribution=strongest, colorbar=ax is axes[-1])
     ax.set_title(f"predicted: {label}", loc="left", fontsize=10)
     top = max(pairs, key=lambda pair: pair[1])
     print(f"{label:>30}: {top[0]!r} contributes {top[1]:+.3f}")
