@@ -54,6 +54,7 @@ from .long_texts import WINDOW_POOLINGS, long_text_policy
 from .model_card import model_card
 from .out_of_scope import GAUSSIAN_TEXTS, OOS_SCORES, ClassGaussians, logit_scores
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
+from .thresholds import label_indicators, tune_label_thresholds
 from .training import (
     build_net,
     check_callbacks,
@@ -68,6 +69,14 @@ def _check_unknown_label_type(value):
     if value is not None and not isinstance(value, (str, numbers.Number)):
         raise ValueError(
             f"unknown_label must be None, a string or a number, got {type(value).__name__}.")
+
+
+def _label_names(y, n_labels):
+    """A DataFrame's column names, else the column indices: a multi-label ``classes_``."""
+    names = list(getattr(y, "columns", range(n_labels)))
+    if len(set(names)) != n_labels:
+        raise ValueError(f"the label columns of y must have distinct names, got {names}.")
+    return np.array(names)
 
 
 def _check_class_weight_values(class_weight):
@@ -261,9 +270,15 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         the logits by it (temperature scaling), so that ``predict_proba``
         is better calibrated; predictions do not change. Needs
         ``validation_fraction``.
-    threshold : float in (0, 1), default=0.5
+    threshold : float in (0, 1) or "auto", default=0.5
         Multi-label only: ``predict`` marks a label when its probability is
-        at least this.
+        at least this. ``"auto"`` tunes one threshold per label on the
+        validation split (the one of best F1 for that label, among 0.02,
+        0.04, ..., 0.98; ``label_thresholds_``), and so needs
+        ``validation_fraction``.
+    at_least_one_label : bool, default=False
+        Multi-label only: a text whose labels all fall below their
+        threshold gets its most probable label instead of none.
     oos_score : {"mahalanobis", "energy", "max_proba"}, default="mahalanobis"
         What :meth:`score_samples` measures, higher for texts like the
         training classes: ``"mahalanobis"``, minus the squared Mahalanobis
@@ -315,7 +330,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
     ----------
     classes_ : ndarray of shape (n_classes,)
         The labels seen in ``fit``, sorted, in their original type; for a
-        multi-label ``y``, the column indices ``0 .. n_labels - 1``.
+        multi-label ``y``, its column names when it is a DataFrame, else the
+        column indices ``0 .. n_labels - 1``.
     n_classes_ : int
         Number of classes (of labels, for multi-label data).
     multilabel_ : bool
@@ -348,6 +364,9 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         scale of the ``oos_score`` of the fit (``unknown_score_``).
     unknown_score_ : str or None
         The ``oos_score`` the threshold was set with.
+    label_thresholds_ : ndarray of shape (n_classes,) or None
+        With ``threshold="auto"`` (multi-label): each label's tuned
+        threshold; else None.
     embedding_means_ : ndarray of shape (n_classes, hidden_size) or None
         With ``oos_score="mahalanobis"`` at fit time: the mean pooled
         embedding of each class's training texts; else None.
@@ -406,6 +425,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         early_stopping=None,
         calibrate=False,
         threshold=0.5,
+        at_least_one_label=False,
         oos_score="mahalanobis",
         unknown_label=None,
         unknown_rate=0.05,
@@ -446,6 +466,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         self.early_stopping = early_stopping
         self.calibrate = calibrate
         self.threshold = threshold
+        self.at_least_one_label = at_least_one_label
         self.oos_score = oos_score
         self.unknown_label = unknown_label
         self.unknown_rate = unknown_rate
@@ -502,7 +523,9 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         "early_stopping": AnyOf(NONE, Interval(numbers.Integral, 1, None),
                                 description="None or a positive int"),
         "calibrate": Boolean(),
-        "threshold": Interval(numbers.Real, 0, 1, closed="neither"),
+        "threshold": AnyOf(Options("auto"), Interval(numbers.Real, 0, 1, closed="neither"),
+                           description="'auto' or a float in (0, 1)"),
+        "at_least_one_label": Boolean(),
         "oos_score": Options(*OOS_SCORES),
         "unknown_label": Checked(_check_unknown_label_type),
         "unknown_rate": Interval(numbers.Real, 0, 1, closed="neither"),
@@ -551,6 +574,9 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
             (self.unknown_label is not None,
              "unknown_label sets its threshold on held-out in-scope texts: set "
              "validation_fraction (e.g. 0.1) as well, or unknown_label=None."),
+            (self.threshold == "auto",
+             "threshold='auto' tunes each label's threshold on held-out texts: set "
+             "validation_fraction (e.g. 0.2) as well, or a number such as threshold=0.5."),
         ]
         for used, message in needs_validation:
             if used and self.validation_fraction is None:
@@ -631,7 +657,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
                     f"{name}={'None' if name == 'class_weight' else 'False'} (use "
                     "sample_weight to weight texts)."
                 )
-        return np.arange(indicator.shape[1]), indicator, label_sets, True
+        return _label_names(y, indicator.shape[1]), indicator, label_sets, True
 
     def fit(self, X, y, sample_weight=None):
         """Finetune the backbone on labelled texts.
@@ -768,7 +794,10 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
                                                [texts[i] for i in sample], device,
                                                n_logits=len(classes))
             gaussians = ClassGaussians.fit(embeddings, strata[sample], len(classes))
-        if valid_idx is not None and (self.calibrate or self.unknown_label is not None):
+        tune_thresholds = multilabel and self.threshold == "auto"
+        label_thresholds = None
+        if valid_idx is not None and (self.calibrate or self.unknown_label is not None
+                                      or tune_thresholds):
             valid_logits, valid_embeddings = self._text_outputs(
                 fitted_module, tokenizer, [texts[i] for i in valid_idx], device,
                 n_logits=len(classes))
@@ -778,6 +807,9 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
                 scores = self._scope_scores(valid_logits / temperature, valid_embeddings,
                                             gaussians)
                 unknown_threshold = float(np.quantile(scores, self.unknown_rate))
+            if tune_thresholds:
+                label_thresholds = tune_label_thresholds(expit(valid_logits),
+                                                         targets[valid_idx])
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)
         self.backbone_name_ = backbone_name
@@ -793,6 +825,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         self.temperature_ = temperature
         self.unknown_threshold_ = unknown_threshold
         self.unknown_score_ = None if unknown_threshold is None else self.oos_score
+        self.label_thresholds_ = label_thresholds
         self.embedding_means_ = None if gaussians is None else gaussians.means
         self.embedding_precision_ = None if gaussians is None else gaussians.precision
         # Set last: check_is_fitted and callers see a complete fit or none.
@@ -942,6 +975,16 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
     def _proba(self, logits):
         return expit(logits) if self.multilabel_ else softmax(logits, axis=1)
 
+    def _label_threshold(self):
+        if self.threshold != "auto":
+            return self.threshold
+        if self.label_thresholds_ is None:
+            raise ValueError(
+                "threshold='auto' uses the thresholds tuned at fit time, and this model was "
+                "fitted with a fixed threshold: set threshold back to a number, or refit "
+                "with threshold='auto' and validation_fraction.")
+        return self.label_thresholds_
+
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably.
 
@@ -970,7 +1013,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         labels : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Values from ``classes_``, in their original type; for
             multi-label data, the 0/1 indicator matrix of the labels whose
-            probability reaches ``threshold``.
+            probability reaches ``threshold`` (each label's own with
+            ``"auto"``), at least one per text with ``at_least_one_label``.
         """
         return self._labels_and_logits(X)[0]
 
@@ -993,7 +1037,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
 
     def _labels(self, logits, scope_scores=None):
         if self.multilabel_:
-            return (self._proba(logits) >= self.threshold).astype(np.int64)
+            return label_indicators(self._proba(logits), self._label_threshold(),
+                                    self.at_least_one_label)
         labels = self.classes_[np.argmax(logits, axis=1)]
         if scope_scores is None:
             return labels

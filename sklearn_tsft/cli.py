@@ -15,7 +15,7 @@ import pandas as pd
 
 from ._params import parse_assignment, parse_epochs
 from ._version import __version__
-from .tables import LABEL_TYPES, column, label_column, read_table, write_table
+from .tables import LABEL_TYPES, column, label_column, label_sets, read_table, write_table
 
 USER_ERRORS = (ValueError, TypeError, ImportError, OSError)
 
@@ -57,17 +57,33 @@ def cmd_fit(args):
     check_save_target(args.out)  # before a fit that the save would waste
     frame = read_table(args.train, args.format)
     texts = column(frame, args.text_column, args.train)
-    labels = label_column(frame, args.label_column, args.train, args.label_type)
+    labels = (_label_matrix(frame, args.label_column, args.train, args.label_separator)
+              if args.multilabel
+              else label_column(frame, args.label_column, args.train, args.label_type))
     params = {"model": args.model, "strategy": args.strategy, "sparsity": args.sparsity,
               "max_epochs": args.max_epochs, "batch_size": args.batch_size,
               "device": args.device, "random_state": args.random_state,
               "verbose": 0 if args.quiet else 1, **dict(args.param)}
     clf = TokenSparseClassifier(**params)
     clf._validate_params()  # a bad option fails before anything says it is fitting
-    _progress(f"fitting on {len(frame)} texts of {labels.nunique()} classes", args)
+    kind = f"{labels.shape[1]} labels" if args.multilabel else f"{labels.nunique()} classes"
+    _progress(f"fitting on {len(frame)} texts of {kind}", args)
     clf.fit(texts, labels)
     clf.save(args.out)
     _progress(f"saved to {args.out}", args)
+
+
+def _label_matrix(frame, name, path, separator):
+    """The indicator matrix of the cells' label sets, one named column per label."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    binarizer = MultiLabelBinarizer()
+    indicator = binarizer.fit_transform(label_sets(frame, name, path, separator))
+    if indicator.shape[1] < 2:
+        raise ValueError(f"{path}: --multilabel needs at least two distinct labels in column "
+                         f"{name!r} (split on {separator!r}); found "
+                         f"{list(binarizer.classes_)}.")
+    return pd.DataFrame(indicator, columns=binarizer.classes_)
 
 
 def _load(args):
@@ -118,14 +134,11 @@ def cmd_evaluate(args):
     from sklearn.metrics import accuracy_score, classification_report, f1_score
 
     clf = _load(args)
-    if clf.multilabel_:
-        raise ValueError(
-            f"{args.model_dir} is a multi-label model; evaluate scores single-label models. "
-            "Use 'tsft predict' (one 0/1 column per label) and score the indicator columns, "
-            "e.g. with sklearn.metrics.f1_score(average='micro')."
-        )
     frame = read_table(args.test, args.format)
     texts = column(frame, args.text_column, args.test)
+    if clf.multilabel_:
+        _print_multilabel_report(clf, texts, frame, args)
+        return
     truth = _as_classes(clf, label_column(frame, args.label_column, args.test).to_numpy())
     predicted = clf.predict(texts)
     print(f"accuracy: {accuracy_score(truth, predicted):.4f}")
@@ -133,6 +146,24 @@ def cmd_evaluate(args):
     if clf.unknown_label is not None:
         _print_scope_report(clf, texts, truth, predicted)
     print(classification_report(truth, predicted, zero_division=0))
+
+
+def _print_multilabel_report(clf, texts, frame, args):
+    from sklearn.metrics import accuracy_score, classification_report, f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    names = [str(label) for label in clf.classes_]
+    sets = label_sets(frame, args.label_column, args.test, args.label_separator)
+    unknown = sorted(set().union(*sets) - set(names))
+    if unknown:
+        raise ValueError(f"{args.test}: labels the model does not know: {', '.join(unknown)} "
+                         f"(its labels: {', '.join(names)}).")
+    truth = MultiLabelBinarizer(classes=names).fit_transform(sets)
+    predicted = clf.predict(texts)
+    print(f"micro-F1: {f1_score(truth, predicted, average='micro', zero_division=0):.4f}")
+    print(f"macro-F1: {f1_score(truth, predicted, average='macro', zero_division=0):.4f}")
+    print(f"exact-set accuracy: {accuracy_score(truth, predicted):.4f}")
+    print(classification_report(truth, predicted, target_names=names, zero_division=0))
 
 
 def _print_scope_report(clf, texts, truth, predicted):
@@ -207,6 +238,8 @@ def build_parser():
         sub.add_argument("--text-column", default="text", help="column of the texts")
         if label:
             sub.add_argument("--label-column", default="label", help="column of the labels")
+            sub.add_argument("--label-separator", default="|",
+                             help="multi-label models: what separates a cell's labels")
         sub.add_argument("--format", choices=["csv", "tsv", "jsonl"],
                          help="input format when the suffix does not tell (default for '-': csv)")
 
@@ -237,6 +270,9 @@ def build_parser():
     fit.add_argument("--label-type", choices=list(LABEL_TYPES),
                      help="convert the label cells to this type (default: the text as "
                      "written, so 01 and 1 are two classes; JSON Lines keeps its types)")
+    fit.add_argument("--multilabel", action="store_true",
+                     help="each label cell holds a text's labels, split on "
+                     "--label-separator; trains one sigmoid per label")
     fit.add_argument("--param", type=_parameter, action="append", default=[],
                      metavar="NAME=VALUE", help="any other TokenSparseClassifier parameter "
                      "(repeatable), e.g. --param lora_r=16")

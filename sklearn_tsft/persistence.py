@@ -165,6 +165,8 @@ def save(estimator, path, onnx=False, quantize=None):
         "history": estimator.history_.to_list(),
         "temperature": estimator.temperature_,
         "unknown_threshold": estimator.unknown_threshold_,
+        "label_thresholds": (None if estimator.label_thresholds_ is None
+                             else estimator.label_thresholds_.tolist()),
         "unknown_score": estimator.unknown_score_,
         "multilabel": estimator.multilabel_,
         "max_length": tokenizer.max_length,
@@ -317,6 +319,9 @@ SCHEMA = {
     "trainable_fraction": (True, lambda v: _is_finite(v) and v >= 0, "a fraction"),
     "history": (True, lambda v: isinstance(v, list), "a list of epochs"),
     "temperature": (True, lambda v: _is_finite(v) and v > 0, "a positive finite number"),
+    "label_thresholds": (False, lambda v: v is None or (
+        isinstance(v, list) and all(_is_finite(t) and 0 < t < 1 for t in v)),
+        "null or a list of numbers in (0, 1)"),
     "unknown_threshold": (False, lambda v: v is None or _is_finite(v),
                           "null or a finite number"),
     "unknown_score": (False, lambda v: v is None or v in OOS_SCORES,
@@ -325,6 +330,14 @@ SCHEMA = {
     "max_length": (True, lambda v: _is_int(v) and v >= 2, "an int of at least 2"),
     "strategy_attributes": (True, lambda v: isinstance(v, dict), "an object"),
 }
+
+
+def _label_thresholds(values, classes):
+    if values is None:
+        return None
+    if len(values) != len(classes):
+        raise ValueError(f"label_thresholds has {len(values)} entries for {len(classes)} labels")
+    return np.asarray(values, dtype=np.float64)
 
 
 def check_schema(metadata, file):
@@ -343,10 +356,6 @@ def check_schema(metadata, file):
     classes = decode_classes(metadata["classes"], file)
     if len(set(classes.tolist())) != len(classes):
         raise ModelFormatError(f"{file}: the classes repeat a label; save the model again.")
-    if metadata["multilabel"] and classes.tolist() != list(range(len(classes))):
-        raise ModelFormatError(
-            f"{file}: a multi-label model's classes are 0 .. n_labels - 1, not "
-            f"{_shown(classes.tolist())}; save the model again.")
     if not metadata["multilabel"] and len(classes) < 2:
         raise ModelFormatError(f"{file}: a classifier has at least two classes.")
 
@@ -508,6 +517,7 @@ def load(cls, path, *, backend="torch", device=None, trust_remote_code=False):
             "temperature_": float(metadata["temperature"]),
             "unknown_threshold_": metadata.get("unknown_threshold"),
             "unknown_score_": metadata.get("unknown_score"),
+            "label_thresholds_": _label_thresholds(metadata.get("label_thresholds"), classes),
             "multilabel_": metadata["multilabel"],
             "n_classes_": len(classes),
             **_class_gaussians(path, metadata),

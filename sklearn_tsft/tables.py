@@ -148,3 +148,23 @@ def label_column(frame, name, path, label_type=None):
     except ValueError as exc:
         raise TableError(f"{str(path)!r}: column {name!r} holds a label that is not "
                          f"{label_type} ({exc}); use --label-type str.") from exc
+
+
+def label_sets(frame, name, path, separator):
+    """Each text's set of labels: the cells of column ``name`` split on ``separator``.
+
+    Pieces are stripped; an empty cell is a text with no label (allowed in
+    multi-label data).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"labels": ["billing | refund", "card", None]})
+    >>> label_sets(frame, "labels", "t.csv", "|")
+    [{'billing', 'refund'}, {'card'}, set()]
+    """
+    if not separator:
+        raise TableError("--label-separator must not be empty; use e.g. '|' or ';'.")
+    cells = column(frame, name, path)
+    return [set() if pd.isna(cell) else
+            {piece.strip() for piece in str(cell).split(separator) if piece.strip()}
+            for cell in cells]

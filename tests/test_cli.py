@@ -98,10 +98,38 @@ def test_multilabel_predict_writes_one_indicator_column_per_label(multilabel_mod
                                   clf.predict(frame.text))
 
 
-def test_evaluate_refuses_a_multilabel_model_and_names_the_alternative(
-        multilabel_model_dir, train_csv, capsys):
+@pytest.fixture(scope="module")
+def label_sets_csv(tmp_path_factory):
+    texts, labels = make_texts(10)
+    cells = [f"{label}|urgent" if i % 3 == 0 else label for i, label in enumerate(labels)]
+    path = tmp_path_factory.mktemp("multilabel") / "train.csv"
+    pd.DataFrame({"text": texts, "labels": cells}).to_csv(path, index=False)
+    return path
+
+
+def test_fit_multilabel_splits_the_label_cells_and_evaluate_scores_it(
+        label_sets_csv, tiny_backbone, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(["fit", str(label_sets_csv), "--label-column", "labels", "--multilabel",
+                 "--out", str(out), "--model", tiny_backbone, "--max-epochs", "1",
+                 "--device", "cpu", "--random-state", "0"]) == 0
+    assert "fitting on 20 texts of 3 labels" in capsys.readouterr().err
+    clf = TokenSparseClassifier.load(out)
+    assert clf.multilabel_ and list(clf.classes_) == ["card", "refund", "urgent"]
+    pred = tmp_path / "pred.csv"
+    assert main(["predict", str(out), str(label_sets_csv), "--out", str(pred), "--quiet"]) == 0
+    assert list(pd.read_csv(pred).columns[2:]) == ["prediction_card", "prediction_refund",
+                                                   "prediction_urgent"]
+    assert main(["evaluate", str(out), str(label_sets_csv), "--label-column", "labels",
+                 "--quiet"]) == 0
+    report = capsys.readouterr().out
+    assert "micro-F1: " in report and "exact-set accuracy: " in report and "urgent" in report
+
+
+def test_evaluate_names_labels_a_multilabel_model_does_not_know(multilabel_model_dir,
+                                                                train_csv, capsys):
     assert main(["evaluate", str(multilabel_model_dir), str(train_csv), "--quiet"]) == 2
-    assert "is a multi-label model; evaluate scores single-label models" in error_line(capsys)
+    assert "labels the model does not know: card, refund" in error_line(capsys)
 
 
 def error_line(capsys):

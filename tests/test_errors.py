@@ -149,6 +149,7 @@ BAD_VALUES = {
     "accelerate": "yes", "precision": "fp8", "random_state": "seed", "verbose": -1,
     "oos_score": "entropy", "unknown_label": [1], "unknown_rate": 0.0, "pooling": "cls",
     "head_init": "zeros", "objective": "setfit", "average": "yes", "callbacks": ["print"],
+    "at_least_one_label": "yes",
 }
 
 

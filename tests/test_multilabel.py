@@ -100,3 +100,64 @@ def test_bad_indicator_matrices(params, multilabel_data, change, message):
 def test_options_for_one_label_per_text_are_refused(params, multilabel_data, setting):
     with pytest.raises(ValueError, match="is for one label per text"):
         TokenSparseClassifier(**params, **setting).fit(*multilabel_data)
+
+
+def test_auto_threshold_tunes_one_threshold_per_label_on_the_validation_split(
+        params, multilabel_data, tmp_path):
+    from sklearn_tsft.thresholds import CANDIDATES, label_indicators
+
+    texts, indicator = multilabel_data
+    clf = TokenSparseClassifier(**params, threshold="auto", validation_fraction=0.3)
+    clf.fit(texts, indicator)
+    assert clf.label_thresholds_.shape == (3,)
+    assert np.isin(clf.label_thresholds_, CANDIDATES).all()
+    proba = clf.predict_proba(texts)
+    np.testing.assert_array_equal(clf.predict(texts),
+                                  label_indicators(proba, clf.label_thresholds_))
+    clf.save(tmp_path / "model")
+    loaded = TokenSparseClassifier.load(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.label_thresholds_, clf.label_thresholds_)
+    np.testing.assert_array_equal(loaded.predict(texts), clf.predict(texts))
+
+
+def test_auto_threshold_needs_a_validation_split_and_a_tuned_fit(params, fitted,
+                                                                 multilabel_data):
+    with pytest.raises(ValueError, match="threshold='auto'.*validation_fraction"):
+        TokenSparseClassifier(**params, threshold="auto").fit(*multilabel_data)
+    assert fitted.label_thresholds_ is None
+    fitted.set_params(threshold="auto")
+    try:
+        with pytest.raises(ValueError, match="fitted with a fixed threshold"):
+            fitted.predict(multilabel_data[0])
+    finally:
+        fitted.set_params(threshold=0.5)
+
+
+def test_at_least_one_label_answers_the_most_probable_when_none_passes(fitted,
+                                                                       multilabel_data):
+    texts = multilabel_data[0]
+    proba = fitted.predict_proba(texts)
+    fitted.set_params(threshold=0.999, at_least_one_label=True)
+    try:
+        predicted = fitted.predict(texts)
+    finally:
+        fitted.set_params(threshold=0.5, at_least_one_label=False)
+    assert (predicted.sum(axis=1) >= 1).all()
+    none_passed = (proba < 0.999).all(axis=1)
+    assert none_passed.any()
+    np.testing.assert_array_equal(predicted[none_passed].argmax(axis=1),
+                                  proba[none_passed].argmax(axis=1))
+
+
+def test_a_dataframe_y_names_the_labels(params, multilabel_data, tmp_path):
+    import json
+
+    import pandas as pd
+
+    texts, indicator = multilabel_data
+    frame = pd.DataFrame(indicator, columns=["card", "refund", "transfer"])
+    clf = TokenSparseClassifier(**params).fit(texts, frame)
+    assert list(clf.classes_) == ["card", "refund", "transfer"]
+    clf.export_pretrained(tmp_path / "hf")
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert config["id2label"] == {"0": "card", "1": "refund", "2": "transfer"}

@@ -280,7 +280,10 @@ def test_save_to_the_working_directory(fitted_tiny, tmp_path, monkeypatch):
     (lambda m: m.update(format_version=1), "format version 1, which lists no checksums"),
     (lambda m: m.update(max_length=-5), "max_length -5 is not an int of at least 2"),
     (lambda m: m["classes"].update(values=["card", "card"]), "the classes repeat a label"),
-    (lambda m: m.update(multilabel=True), "multi-label model's classes are 0 .. n_labels - 1"),
+    # Multi-label classes may be names (a DataFrame y's columns), so the
+    # label thresholds are what must match them.
+    (lambda m: m.update(multilabel=True, label_thresholds=[0.5]),
+     "label_thresholds has 1 entries for 2 labels"),
     (lambda m: m.update(params=[1, 2]), "params \\[1, 2\\] is not an object of parameters"),
     (lambda m: m.update(files={"../x": {"size": 1, "sha256": "0" * 64}}),
      "files .* is not a list of relative file names"),
