@@ -168,8 +168,11 @@ def portable_model(model):
 
 @contextlib.contextmanager
 def quiet_transformers(verbose):
-    """Silence transformers' load reports and bars unless ``verbose`` is positive."""
-    if verbose > 0:
+    """Silence transformers' load reports and bars below ``verbose=2``.
+
+    At ``verbose=1`` the fit's own bar says that the backbone is loading.
+    """
+    if verbose > 1:
         yield
         return
     previous = transformers.logging.get_verbosity()
@@ -192,7 +195,7 @@ def load_backbone(model, verbose=0):
     model : str or os.PathLike
         ``"default"``, a local directory, or a Hugging Face Hub id.
     verbose : int, default=0
-        At 0, transformers' load report is silenced.
+        Below 2, transformers' load report and bars are silenced.
 
     Returns
     -------

@@ -53,6 +53,7 @@ from .head_init import PROTOTYPE_TEXTS, start_at_logistic_regression, start_at_p
 from .long_texts import WINDOW_POOLINGS, long_text_policy
 from .model_card import model_card
 from .out_of_scope import GAUSSIAN_TEXTS, OOS_SCORES, ClassGaussians, logit_scores
+from .progress import fit_progress
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
 from .thresholds import label_indicators, tune_label_thresholds
 from .training import (
@@ -323,8 +324,11 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         validation split and the strategies' sampling. With an int, a fit on
         the CPU is repeatable. The caller's global torch RNG is left as it was.
     verbose : int, default=0
-        0 is silent; 1 or more shows a progress bar per epoch and a table of
-        the training and validation loss.
+        0 is silent. 1 shows one progress bar for the whole fit (on stderr:
+        its phase, then the optimizer steps of all epochs with the fit's
+        ETA and the last epoch's losses) and a bar over the batches of each
+        prediction; 2 adds skorch's table of every epoch (on stdout) and
+        transformers' own loading reports. Colour codes only go to a terminal.
 
     Attributes
     ----------
@@ -685,6 +689,10 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         # must not leave an old fit behind that looks like the new one.
         self._validate_params()
         self._clear_fitted_attributes()
+        with fit_progress(self.verbose > 0) as progress:
+            return self._fit(X, y, sample_weight, progress)
+
+    def _fit(self, X, y, sample_weight, progress):
         texts = check_texts(X)
         classes, targets, strata, multilabel = self._check_targets(y, len(texts))
         self._check_unknown_label_is_new(classes, multilabel)
@@ -704,6 +712,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
             possible=not multilabel and self._why_not_contrastive() is None)
 
         with seeded(seed, device):
+            progress.phase("task tokens")
             tokenizer = strategy.build_tokenizer(
                 tokenizer, encoder, [texts[i] for i in train_idx], strata[train_idx],
                 self.max_length,
@@ -725,6 +734,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
             # strata (one class per text: for multi-label data, its label set).
             selection_data = TokenizedTexts([first_windows[i] for i in train_idx],
                                             strata[train_idx], weights[train_idx], train_idx)
+            progress.phase("selection")
             trained = strategy.prepare(
                 module, selection_data, PadCollator(tokenizer.pad_token_id), device)
             if objective == "contrastive":
@@ -766,7 +776,9 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
                 contrastive_classes=strata[train_idx] if objective == "contrastive" else None,
                 average_from=self._average_from(n_steps),
                 user_callbacks=fresh_callbacks(self.callbacks),
+                progress=progress,
             )
+            progress.start_training(n_steps)
             try:
                 net.fit(train_data, y=None)
             except FitInterrupted as exc:
@@ -779,6 +791,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
                 module.head = head
                 fitted_module = strategy.finalize(module.to("cpu")).eval()
                 free_accelerator_memory(device)
+            progress.phase("statistics")
             if objective == "contrastive":
                 _, embeddings = self._text_outputs(
                     fitted_module, tokenizer, [texts[i] for i in train_idx], device,
@@ -889,8 +902,9 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
     def _long_text_policy(self, tokenizer):
         return long_text_policy(self.long_text, tokenizer, self.stride, self.chunk_pooling)
 
-    def _text_outputs(self, module, tokenizer, texts, device, n_logits=None):
-        # With n_logits: (logits, pooled embeddings), from one pass.
+    def _text_outputs(self, module, tokenizer, texts, device, n_logits=None, progress=False):
+        # With n_logits: (logits, pooled embeddings), from one pass. Inside
+        # fit, the fit's own bar shows the progress.
         outputs = self._long_text_policy(tokenizer).logits(
             module if n_logits is None else LogitsAndEmbedding(module),
             texts,
@@ -898,20 +912,21 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
             batch_size=self.batch_size,
             device=device,
             precision=resolve_precision(self.precision, device),
-            progress=self.verbose > 0,
+            progress=progress,
         ).astype(np.float64)
         return outputs if n_logits is None else (outputs[:, :n_logits], outputs[:, n_logits:])
 
     def _logits(self, X):
         check_is_fitted(self)
         return self._text_outputs(self.module_, self.tokenizer_, check_texts(X),
-                                  inference_device(self.device)) / self.temperature_
+                                  inference_device(self.device),
+                                  progress=self.verbose > 0) / self.temperature_
 
     def _logits_and_embeddings(self, X):
         check_is_fitted(self)
         logits, embeddings = self._text_outputs(
             self.module_, self.tokenizer_, check_texts(X), inference_device(self.device),
-            n_logits=self.n_classes_)
+            n_logits=self.n_classes_, progress=self.verbose > 0)
         return logits / self.temperature_, embeddings
 
     def _logits_and_scope_scores(self, X):

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 from skorch.hf import AccelerateMixin
@@ -24,6 +24,7 @@ from ._optional import import_optional
 from .contrastive import ClassGroupedOrder, supervised_contrastive_loss
 from .exceptions import FitInterrupted, NonFiniteLoss
 from .long_texts import combine_windows
+from .progress import PlainPrintLog
 
 
 # max_epochs="auto": at least this many passes, and enough passes for at
@@ -93,6 +94,12 @@ class TextClassifierNet(NeuralNetClassifier):
         self.precision = precision
         self.window_pooling = window_pooling
 
+    @property
+    def _default_callbacks(self):
+        # The epoch table (verbose=2) without colour codes in files and pipes.
+        return [(name, PlainPrintLog() if name == "print_log" else callback)
+                for name, callback in super()._default_callbacks]
+
     def get_all_learnable_params(self):
         # Frozen parameters never reach the optimizer, so no state or weight
         # decay is spent on them.
@@ -124,8 +131,8 @@ class TextClassifierNet(NeuralNetClassifier):
 
         skorch records ``loss.item()`` after every batch, which makes the host
         wait for the accelerator each step. Here the losses stay on the device
-        and are copied into the history when the loop ends; only a progress
-        bar (``verbose > 0``), which shows the running loss, reads them live.
+        and are copied into the history when the loop ends (the fit's
+        progress bar shows each epoch's losses once it has ended).
         """
         if iterator is None:
             return
@@ -137,7 +144,7 @@ class TextClassifierNet(NeuralNetClassifier):
             # whole batch across processes, for AcceleratedTextClassifierNet).
             batch = step.pop("batch", batch)
             loss = step["loss"].detach()
-            self.history.record_batch(f"{prefix}_loss", loss.item() if self.verbose else loss)
+            self.history.record_batch(f"{prefix}_loss", loss)
             self.history.record_batch(f"{prefix}_batch_size", len(batch[0]["sample_weight"]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
             losses.append(loss)
@@ -340,6 +347,7 @@ def build_net(
     contrastive_classes=None,
     average_from=None,
     user_callbacks=(),
+    progress=None,
 ):
     """Configure the skorch net for one fit.
 
@@ -378,6 +386,10 @@ def build_net(
     user_callbacks : sequence of skorch.callbacks.Callback or (str, Callback), default=()
         The ``callbacks`` parameter's, fresh for this fit
         (:func:`fresh_callbacks`); they run after the net's own.
+    progress : sklearn_tsft.progress.FitProgress or None, default=None
+        The fit's bar, advanced once per optimizer step.
+    verbose : int
+        2 or more also prints skorch's table of each epoch's losses.
     Other parameters are those of :class:`~sklearn_tsft.TokenSparseClassifier`.
 
     Returns
@@ -409,14 +421,14 @@ def build_net(
     on_gpu = torch.device(device).type == "cuda"
     if on_gpu:
         callbacks.append(("cuda_memory", PeakCudaMemory()))
-    if verbose > 0:
-        callbacks.append(("progress", ProgressBar(postfix_keys=["train_loss", "valid_loss"])))
+    if progress is not None:
+        callbacks.append(("progress", progress.callback()))
     callbacks.extend(user_callbacks)
     accelerated = {} if accelerator is None else {
         "accelerator": accelerator,
         # skorch's PrintLog honours verbose=0 only with the plain print sink;
         # accelerator.print prints once across processes.
-        "callbacks__print_log__sink": accelerator.print if verbose > 0 else print,
+        "callbacks__print_log__sink": accelerator.print if verbose > 1 else print,
         # The caller keeps the module it passed in. Unwrapping at the end of
         # training would run before EarlyStopping(load_best=True) restores
         # weights it saved from the DistributedDataParallel wrapper, whose
@@ -455,6 +467,6 @@ def build_net(
         device=device if accelerator is None else None,
         precision=precision,
         window_pooling=window_pooling,
-        verbose=verbose,
+        verbose=int(verbose > 1),
         **accelerated,
     )
