@@ -50,7 +50,7 @@ from .calibration import fit_temperature
 from .contrastive import OBJECTIVES, resolve_objective
 from .exceptions import FitInterrupted
 from .head_init import PROTOTYPE_TEXTS, start_at_logistic_regression, start_at_prototypes
-from .long_texts import WINDOW_POOLINGS, long_text_policy
+from .long_texts import CHUNK_POOLINGS, long_text_policy
 from .model_card import model_card
 from .out_of_scope import GAUSSIAN_TEXTS, OOS_SCORES, ClassGaussians, logit_scores
 from .progress import fit_progress
@@ -510,7 +510,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         "long_text": Options("truncate", "chunk",
                              message="long_text must be 'truncate' or 'chunk', got {value!r}."),
         "stride": Interval(numbers.Integral, 0, None),
-        "chunk_pooling": Options(*WINDOW_POOLINGS),
+        "chunk_pooling": Options(*CHUNK_POOLINGS),
         "batch_size": Interval(numbers.Integral, 1, None),
         "max_epochs": AnyOf(Options("auto"), Interval(numbers.Integral, 1, None),
                             description="'auto' or a positive int"),
@@ -764,7 +764,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
                 seed=seed,
                 verbose=self.verbose,
                 collate=policy.collate,
-                window_pooling=self.chunk_pooling,
+                chunk_pooling=self.chunk_pooling,
                 accelerator=accelerator,
                 # Early stopping restores saved weights by name, and
                 # Accelerate wraps the module: a strategy that changes the
@@ -1265,8 +1265,9 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         self : TokenSparseClassifier
         """
         check_is_fitted(self)
-        if quantize not in onnx_export.QUANTIZATIONS:
-            raise ValueError(f"quantize must be None or 'int8', got {quantize!r}.")
+        Options(*onnx_export.QUANTIZATIONS,
+                message="quantize must be None or 'int8', got {value!r}.").check("quantize",
+                                                                                 quantize)
         onnx_export.import_onnxruntime()
         persistence.save(self, path, onnx=True, quantize=quantize)
         return self

@@ -254,7 +254,8 @@ def build_parser():
     fit.add_argument("--out", required=True, type=Path, help="model directory to write")
     fit.add_argument("--model", default=default["model"], help="backbone: the packaged "
                      "all-MiniLM-L6-v2 ('default'), a local directory or a Hub id")
-    fit.add_argument("--strategy", default=default["strategy"], choices=sorted(available_strategies()),
+    fit.add_argument("--strategy", default=default["strategy"],
+                     choices=sorted(available_strategies()),
                      help="which parameters of the backbone train")
     fit.add_argument("--sparsity", type=float, default=default["sparsity"],
                      help="token_sparse: share of the linear layers' rows trained")

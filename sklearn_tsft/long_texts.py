@@ -17,10 +17,10 @@ import torch
 from ._data import PadCollator, TokenizedTexts, pad_batch
 from .inference import predict_logits
 
-WINDOW_POOLINGS = ("mean", "max")
+CHUNK_POOLINGS = ("mean", "max")
 
 
-def combine_windows(logits, owner, n_texts, pooling):
+def combine_windows(logits, owner, n_texts, chunk_pooling):
     """One row of logits per text from the rows of its windows.
 
     Parameters
@@ -29,7 +29,7 @@ def combine_windows(logits, owner, n_texts, pooling):
     owner : Tensor of int64 of shape (n_windows,)
         Row of the text each window belongs to.
     n_texts : int
-    pooling : {"mean", "max"}
+    chunk_pooling : {"mean", "max"}
 
     Returns
     -------
@@ -45,7 +45,7 @@ def combine_windows(logits, owner, n_texts, pooling):
     """
     index = owner.unsqueeze(1).expand_as(logits)
     combined = torch.zeros((n_texts, logits.shape[1]), dtype=logits.dtype, device=logits.device)
-    if pooling == "max":
+    if chunk_pooling == "max":
         return combined.scatter_reduce(0, index, logits, "amax", include_self=False)
     counts = torch.bincount(owner, minlength=n_texts).clamp(min=1).unsqueeze(1)
     return combined.scatter_add(0, index, logits) / counts.to(logits.dtype)
@@ -142,14 +142,14 @@ class Chunk:
     tokenizer : TextTokenizer
     stride : int
         Tokens shared by consecutive windows.
-    pooling : {"mean", "max"}
+    chunk_pooling : {"mean", "max"}
         How a text's window logits are combined.
     """
 
-    def __init__(self, tokenizer, stride, pooling):
+    def __init__(self, tokenizer, stride, chunk_pooling):
         self.tokenizer = tokenizer
         self.stride = stride
-        self.pooling = pooling
+        self.chunk_pooling = chunk_pooling
         self.collate = WindowCollator(tokenizer.pad_token_id)
 
     def encode(self, texts):
@@ -166,9 +166,9 @@ class Chunk:
         """Logits of each text, combined from those of its windows."""
         rows, owner = flatten_windows(self.tokenizer.encode_windows(texts, self.stride))
         logits = torch.from_numpy(predict_logits(module, rows, **options))
-        return combine_windows(logits, owner, len(texts), self.pooling).numpy()
+        return combine_windows(logits, owner, len(texts), self.chunk_pooling).numpy()
 
 
-def long_text_policy(long_text, tokenizer, stride, pooling):
+def long_text_policy(long_text, tokenizer, stride, chunk_pooling):
     """The :class:`Truncate` or :class:`Chunk` policy that ``long_text`` names."""
-    return Chunk(tokenizer, stride, pooling) if long_text == "chunk" else Truncate(tokenizer)
+    return Chunk(tokenizer, stride, chunk_pooling) if long_text == "chunk" else Truncate(tokenizer)

@@ -41,6 +41,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 from ._atomic import check_replaceable, replacing_directory, unexpected_beside_manifest
 from ._data import TextTokenizer
 from ._json import json_default
+from ._params import Options
 from ._version import __version__
 from ._device import resolve_device
 from .backbone import (
@@ -59,6 +60,8 @@ from .onnx_export import ONNX_FILE, OnnxModule, export_onnx
 from .out_of_scope import OOS_SCORES
 from .strategies import available_strategies, make_strategy
 
+# What load(backend=...) predicts through.
+BACKENDS = ("torch", "onnx")
 # 2: tsft.json lists the directory's files with sizes and checksums.
 FORMAT_VERSION = 2
 METADATA = "tsft.json"
@@ -486,8 +489,8 @@ def load(cls, path, *, backend="torch", device=None, trust_remote_code=False):
     estimator : cls
         Fitted; ``predict_proba`` gives what the saved estimator gave.
     """
-    if backend not in ("torch", "onnx"):
-        raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}.")
+    Options(*BACKENDS, message="backend must be 'torch' or 'onnx', got {value!r}.").check(
+        "backend", backend)
     path = Path(path)
     metadata = read_metadata(path)
     try:

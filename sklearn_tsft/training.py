@@ -84,15 +84,15 @@ class TextClassifierNet(NeuralNetClassifier):
         As for :class:`skorch.NeuralNetClassifier`.
     precision : {"fp32", "bf16"}, default="fp32"
         Autocast dtype of the forward pass.
-    window_pooling : {"mean", "max"}, default="mean"
+    chunk_pooling : {"mean", "max"}, default="mean"
         How the logits of a text's windows are combined, for batches that
         carry ``window_owner`` (:class:`~sklearn_tsft.long_texts.WindowCollator`).
     """
 
-    def __init__(self, *args, precision="fp32", window_pooling="mean", **kwargs):
+    def __init__(self, *args, precision="fp32", chunk_pooling="mean", **kwargs):
         super().__init__(*args, **kwargs)
         self.precision = precision
-        self.window_pooling = window_pooling
+        self.chunk_pooling = chunk_pooling
 
     @property
     def _default_callbacks(self):
@@ -116,7 +116,7 @@ class TextClassifierNet(NeuralNetClassifier):
             logits = self.module_(**inputs, **fit_params).float()
         if owner is None:
             return logits
-        return combine_windows(logits, owner, len(x["sample_weight"]), self.window_pooling)
+        return combine_windows(logits, owner, len(x["sample_weight"]), self.chunk_pooling)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = to_tensor(y_true, device=self.device)
@@ -341,7 +341,7 @@ def build_net(
     seed,
     verbose,
     collate,
-    window_pooling="mean",
+    chunk_pooling="mean",
     accelerator=None,
     strategy_callbacks=(),
     contrastive_classes=None,
@@ -369,7 +369,7 @@ def build_net(
     collate : callable
         Batch builder: a :class:`~sklearn_tsft._data.PadCollator`, or a window collator for
         long texts.
-    window_pooling : {"mean", "max"}, default="mean"
+    chunk_pooling : {"mean", "max"}, default="mean"
         See :class:`TextClassifierNet`.
     accelerator : accelerate.Accelerator or None, default=None
         Train under Accelerate (``device`` is then the accelerator's).
@@ -466,7 +466,7 @@ def build_net(
         callbacks=callbacks,
         device=device if accelerator is None else None,
         precision=precision,
-        window_pooling=window_pooling,
+        chunk_pooling=chunk_pooling,
         verbose=int(verbose > 1),
         **accelerated,
     )

@@ -21,6 +21,10 @@ _PROTOTYPE_SCALE = 20.0
 
 
 def _pooled(encoder, inputs):
+    # Mean pooling on purpose, whatever the estimator's pooling (decoders
+    # classify their last token): the scores are read at the task tokens'
+    # positions, and only a pooling over every position gives each of them
+    # a direct gradient, instead of one passed back through attention.
     hidden = encoder(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
     return F.normalize(mean_pool(hidden.last_hidden_state, inputs["attention_mask"]), dim=-1)
 
