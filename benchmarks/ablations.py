@@ -23,16 +23,13 @@ and few-shot, ten texts per label: ``--per-class 10``.
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from repository import ROOT, data_dir
-from sklearn_tsft._json import json_default
-from sklearn_tsft._params import parse_epochs
-from sklearn_tsft.benchmark import in_fresh_processes, measure, read_split
+from sklearn_tsft.benchmark import in_fresh_processes, measure, parse_epochs, read_split, to_json
 from suite import backbone_identity
 
 LABEL_COLUMNS = {"banking77": "category"}
@@ -118,9 +115,9 @@ def main(argv=None):
     stem = f"ablations-{args.dataset}-{size}" + (
         "" if args.model == "default" else f"-{backbone['backbone'].split('/')[-1]}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{stem}.json").write_text(json.dumps(
+    (args.out_dir / f"{stem}.json").write_text(to_json(
         {"settings": {key: str(value) for key, value in vars(args).items()}, "rows": rows},
-        indent=2, default=json_default))
+        indent=2))
     (args.out_dir / f"{stem}.md").write_text(table.to_markdown(floatfmt=".4f") + "\n")
 
 

@@ -11,7 +11,16 @@ on two CPU cores::
 import argparse
 
 from repository import add_repository_arguments, update_docs
-from sklearn_tsft.benchmark import markdown_section, run
+from sklearn_tsft.benchmark import run
+
+
+def markdown_section(result, args):
+    """A markdown section on one run of :func:`run`: its command, sizes and table."""
+    table = (args.out_dir / f"{result['stem']}.md").read_text().strip()
+    return (f"### {result['stem']}\n\n`{result['command']}`: {result['n_train']} training "
+            f"texts, {result['n_test']} test texts, {result['n_labels']} labels, "
+            f"{args.max_epochs} epochs, batch size {args.batch_size}, seeds "
+            f"{', '.join(map(str, args.seeds))}.\n\n{table}\n")
 
 
 def main(argv=None):

@@ -20,8 +20,7 @@ import numpy as np
 
 from repository import ROOT, data_dir, update_docs
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft._json import json_default
-from sklearn_tsft.benchmark import read_split
+from sklearn_tsft.benchmark import read_split, to_json
 
 
 def without(words, positions):
@@ -68,9 +67,9 @@ def main(argv=None):
                             text=True, cwd=ROOT).stdout.strip()
     stem = f"explain-faithfulness-banking77-{args.per_class}pc"
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{stem}.json").write_text(json.dumps(
+    (args.out_dir / f"{stem}.json").write_text(to_json(
         {"settings": {key: str(value) for key, value in vars(args).items()}, "commit": commit,
-         **result}, indent=2, default=json_default))
+         **result}, indent=2))
     if str(args.docs_file) != "none":
         update_docs(args.docs_file, stem, (
             f"token_sparse (defaults) on banking77 at {args.per_class} texts per intent; "

@@ -14,7 +14,6 @@ repository root::
 """
 
 import argparse
-import json
 import subprocess
 from pathlib import Path
 
@@ -23,9 +22,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from repository import ROOT, data_dir, update_docs
-from sklearn_tsft._json import json_default
-from sklearn_tsft._params import parse_epochs
-from sklearn_tsft.benchmark import in_fresh_processes, read_split
+from sklearn_tsft.benchmark import in_fresh_processes, parse_epochs, read_split, to_json
 from sklearn_tsft.out_of_scope import OOS_SCORES
 
 N_HELD_OUT = 10
@@ -120,10 +117,10 @@ def main(argv=None):
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=ROOT).stdout.strip()
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{stem}.json").write_text(json.dumps(
+    (args.out_dir / f"{stem}.json").write_text(to_json(
         {"settings": {key: str(value) for key, value in vars(args).items()},
          "commit": commit, "held_out": sorted(held_out_intents(split[3])), "rows": rows},
-        indent=2, default=json_default))
+        indent=2))
     (args.out_dir / f"{stem}.md").write_text(table + "\n")
     if str(args.docs_file) != "none":
         command = "python benchmarks/out_of_scope.py " + (

@@ -26,16 +26,19 @@ from transformers import pipeline
 from sklearn_tsft import TokenSparseClassifier
 from repository import add_repository_arguments
 from sklearn_tsft.benchmark import load_split
-from sklearn_tsft._data import pad_batch
 
 
 def bare_batches(clf, texts):
     """The batches predict_proba builds, tokenized and padded ahead of time."""
     ids = clf.tokenizer_.encode(texts)
     order = np.argsort([len(i) for i in ids], kind="stable")
-    return [pad_batch([ids[i] for i in order[start:start + clf.batch_size]],
-                      clf.tokenizer_.pad_token_id)
-            for start in range(0, len(order), clf.batch_size)]
+    batches = []
+    for start in range(0, len(order), clf.batch_size):
+        padded = clf.tokenizer_.tokenizer.pad(
+            {"input_ids": [ids[i] for i in order[start:start + clf.batch_size]]},
+            return_tensors="pt")
+        batches.append((padded["input_ids"], padded["attention_mask"]))
+    return batches
 
 
 def bare_loop(module, batches):

@@ -56,10 +56,8 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
 from repository import ROOT, data_dir, update_docs
-from sklearn_tsft._json import json_default
-from sklearn_tsft._params import parse_epochs
 from sklearn_tsft.backbone import backbone_name, config_digest, resolve_model
-from sklearn_tsft.benchmark import in_fresh_processes, measure, read_split
+from sklearn_tsft.benchmark import in_fresh_processes, measure, parse_epochs, read_split, to_json
 from sklearn_tsft.training import resolve_max_epochs
 
 SCHEMA_VERSION = 1
@@ -319,7 +317,7 @@ def run_suite(args, log=print, runner=in_fresh_processes):
                        "commit": revision, **backbone, **result}
                 row["score"] = row[DATASETS[dataset][1]]
                 with rows_path.open("a") as out:
-                    out.write(json.dumps(row, default=json_default) + "\n")
+                    out.write(to_json(row) + "\n")
                 rows.append(row)
                 log(f"  {job[0]} budget={job[1]:.2f} epochs={job[2]} seed={job[3]}: "
                     f"{DATASETS[dataset][1]} {row['score']:.4f}, fit {row['fit_s']:.1f} s "
@@ -534,7 +532,7 @@ def main(argv=None, runner=in_fresh_processes):
         "summary": json.loads(summary.to_json(orient="records")),
         "targets": json.loads(targets(summary[summary.budget == 1]).to_json(orient="records")),
     }
-    (args.out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2, default=json_default))
+    (args.out_dir / f"{stem}.json").write_text(to_json(result, indent=2))
     (args.out_dir / f"{stem}.md").write_text(table + "\n")
     for dataset in dict.fromkeys(summary.dataset):
         plot(summary, dataset, args.out_dir / f"{stem}-{dataset}.png")

@@ -34,6 +34,11 @@ from ._json import json_default
 from ._params import parse_assignment, parse_epochs
 from .tables import column, read_table
 
+# The names benchmark scripts may use (parse_epochs: the --max-epochs type).
+__all__ = ["add_arguments", "check_runs", "in_fresh_processes", "load_split", "main",
+           "measure", "parse_assignment", "parse_epochs", "parse_run", "read_split", "run",
+           "summarise", "tfidf_pipeline", "to_json"]
+
 SCHEMA_VERSION = 1
 TFIDF_RUNS = ("tfidf+logreg", "tfidf+linearsvc")
 DEFAULT_RUNS = (
@@ -46,6 +51,18 @@ DEFAULT_RUNS = (
 QUICK = {"n_train": 1000, "n_test": 1000}
 REFERENCE_RUN = "full"
 MEASURED = ("accuracy", "macro_f1", "fit_s", "peak_mem_mb", "n_trainable_params", "texts_per_s")
+
+
+def to_json(data, **kwargs):
+    """``json.dumps`` of results that hold numpy scalars (skorch's history, metric values).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_json({"accuracy": np.float32(0.5)})
+    '{"accuracy": 0.5}'
+    """
+    return json.dumps(data, default=json_default, **kwargs)
 
 
 def add_arguments(parser, train=None, test=None):
@@ -332,15 +349,6 @@ def plot(summary, path):
     return True
 
 
-def markdown_section(result, args):
-    """A markdown section on one run of :func:`run`: its command, sizes and table."""
-    table = (args.out_dir / f"{result['stem']}.md").read_text().strip()
-    return (f"### {result['stem']}\n\n`{result['command']}`: {result['n_train']} training "
-            f"texts, {result['n_test']} test texts, {result['n_labels']} labels, "
-            f"{args.max_epochs} epochs, batch size {args.batch_size}, seeds "
-            f"{', '.join(map(str, args.seeds))}.\n\n{table}\n")
-
-
 def _device_name(device):
     import torch
 
@@ -408,7 +416,7 @@ def run(args, log=print):
     log(table)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     json_path = args.out_dir / f"{stem}.json"
-    json_path.write_text(json.dumps(result, indent=2, default=json_default))
+    json_path.write_text(to_json(result, indent=2))
     (args.out_dir / f"{stem}.md").write_text(table + "\n")
     written = [json_path, args.out_dir / f"{stem}.md"]
     if plot(summary, args.out_dir / f"{stem}.png"):

@@ -54,3 +54,29 @@ def test_prediction_does_not_import_training(module):
 def test_the_method_has_its_own_folder():
     stages = {path.stem for path in (PACKAGE / "strategies" / "token_sparse").glob("*.py")}
     assert stages == {"__init__", "task_tokens", "selection", "sparse_delta"}
+
+
+REPOSITORY = PACKAGE.parent
+
+
+def private_imports(path):
+    """``sklearn_tsft`` modules named with a leading underscore that ``path`` imports."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        found += [name for name in names if name.startswith("sklearn_tsft")
+                  and any(part.startswith("_") for part in name.split(".")[1:])]
+    return found
+
+
+@pytest.mark.parametrize("folder", ["benchmarks", "examples"])
+def test_scripts_use_only_the_public_modules_of_the_package(folder):
+    scripts = sorted((REPOSITORY / folder).rglob("*.py"))
+    assert scripts
+    assert {str(p.relative_to(REPOSITORY)): private_imports(p) for p in scripts
+            if private_imports(p)} == {}
+
+
+def test_results_folders_hold_data_only():
+    assert sorted((REPOSITORY / "benchmarks" / "results").rglob("*.py")) == []

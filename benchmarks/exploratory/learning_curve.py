@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft._params import parse_assignment
-from sklearn_tsft.benchmark import read_split
+from sklearn_tsft.benchmark import parse_assignment, read_split
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
+# The suite's datasets and forms, from the benchmarks/ folder above.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from repository import data_dir  # noqa: E402
 from suite import DATASETS, FORMS  # noqa: E402
 

@@ -1,12 +1,15 @@
 """Exploratory variants of the contrastive objective on few-shot cells.
 
-usage: explore.py NAME DATASETS SEEDS [key=value ...]
+usage: contrastive_variants.py NAME DATASETS SEEDS [key=value ...]
 keys: estimator params, or C.tau / C.group / C.lrC / C.norm (module constants / head)
+
+Exploratory: it rewrites module constants to try variants. The rows in
+benchmarks/results/exploratory-2026-12-02/ were measured at 70aa283, run
+with ``PYTHONPATH`` set to a checkout of that commit.
 """
 import json, sys, time
 from pathlib import Path
 import numpy as np
-sys.path.insert(0, "/tmp/snap1")  # a checkout of the commit measured (70aa283)
 from sklearn_tsft import TokenSparseClassifier
 import sklearn_tsft.contrastive as C
 import sklearn_tsft.head_init as H
