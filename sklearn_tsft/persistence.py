@@ -26,7 +26,6 @@ from the directory runs unless the caller passes ``trust_remote_code=True``.
 
 import hashlib
 import json
-import math
 import warnings
 from pathlib import Path, PurePosixPath
 
@@ -35,9 +34,9 @@ import safetensors.numpy
 import safetensors.torch
 import torch
 from safetensors import SafetensorError, safe_open
-from skorch.history import History
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from . import fitted_state
 from ._atomic import check_replaceable, replacing_directory, unexpected_beside_manifest
 from ._data import TextTokenizer
 from ._json import json_default
@@ -45,7 +44,6 @@ from ._params import Options
 from ._version import __version__
 from ._device import resolve_device
 from .backbone import (
-    POOLINGS,
     TextClassifierModule,
     check_max_length,
     check_vocabulary,
@@ -53,11 +51,10 @@ from .backbone import (
     portable_model,
     quiet_transformers,
 )
-from .contrastive import OBJECTIVES
 from .exceptions import ModelFormatError
+from .fitted_state import is_int
 from .model_card import MODEL_CARD, model_card
 from .onnx_export import ONNX_FILE, OnnxModule, export_onnx
-from .out_of_scope import OOS_SCORES
 from .strategies import available_strategies, make_strategy
 
 # What load(backend=...) predicts through.
@@ -159,19 +156,8 @@ def save(estimator, path, onnx=False, quantize=None):
         "sklearn_tsft_version": __version__,
         "params": params,
         "classes": _encode_classes(estimator.classes_),
-        "backbone_name": estimator.backbone_name_,
+        **fitted_state.to_json(estimator),
         "backbone_config": config_digest(base_encoder(estimator.module_).config),
-        "pooling": estimator.pooling_,
-        "objective": estimator.objective_,
-        "n_trainable_params": estimator.n_trainable_params_,
-        "trainable_fraction": estimator.trainable_fraction_,
-        "history": estimator.history_.to_list(),
-        "temperature": estimator.temperature_,
-        "unknown_threshold": estimator.unknown_threshold_,
-        "label_thresholds": (None if estimator.label_thresholds_ is None
-                             else estimator.label_thresholds_.tolist()),
-        "unknown_score": estimator.unknown_score_,
-        "multilabel": estimator.multilabel_,
         "max_length": tokenizer.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
     }
@@ -262,7 +248,7 @@ def read_metadata(path):
         version = metadata["format_version"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFormatError(f"{path / METADATA} is corrupted ({exc}).") from exc
-    if not _is_int(version) or version > FORMAT_VERSION:
+    if not is_int(version) or version > FORMAT_VERSION:
         raise ModelFormatError(
             f"{str(path)!r} was written in format version {version!r} by sklearn-tsft "
             f"{metadata.get('sklearn_tsft_version')}; this sklearn-tsft "
@@ -283,20 +269,11 @@ def read_metadata(path):
     return metadata
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_finite(value):
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
 def _is_file_list(files):
     return isinstance(files, dict) and all(
         isinstance(name, str) and name and not name.startswith("/")
         and ".." not in PurePosixPath(name).parts
-        and isinstance(entry, dict) and _is_int(entry.get("size")) and entry["size"] >= 0
+        and isinstance(entry, dict) and is_int(entry.get("size")) and entry["size"] >= 0
         and isinstance(entry.get("sha256"), str) and len(entry["sha256"]) == 64
         for name, entry in files.items())
 
@@ -307,40 +284,19 @@ def _is_class_list(classes):
 
 
 # entry: (required, check, what it must be). Entries added after format
-# version 2 came out are optional, with the default that load applies.
+# version 2 came out are optional, with the default that load applies. The
+# fitted attributes' entries come from fitted_state.
 SCHEMA = {
     "format": (True, lambda v: v == "sklearn-tsft", "'sklearn-tsft'"),
     "files": (True, _is_file_list, "a list of relative file names with sizes and SHA-256"),
     "params": (True, lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v),
                "an object of parameters"),
     "classes": (True, _is_class_list, "an object with a dtype and a list of values"),
-    "backbone_name": (True, lambda v: isinstance(v, str), "a string"),
     "backbone_config": (False, lambda v: isinstance(v, str), "a string"),
-    "pooling": (False, lambda v: v in POOLINGS, f"one of {', '.join(POOLINGS)}"),
-    "objective": (False, lambda v: v in OBJECTIVES, f"one of {', '.join(OBJECTIVES)}"),
-    "n_trainable_params": (True, lambda v: _is_int(v) and v >= 0, "a count"),
-    "trainable_fraction": (True, lambda v: _is_finite(v) and v >= 0, "a fraction"),
-    "history": (True, lambda v: isinstance(v, list), "a list of epochs"),
-    "temperature": (True, lambda v: _is_finite(v) and v > 0, "a positive finite number"),
-    "label_thresholds": (False, lambda v: v is None or (
-        isinstance(v, list) and all(_is_finite(t) and 0 < t < 1 for t in v)),
-        "null or a list of numbers in (0, 1)"),
-    "unknown_threshold": (False, lambda v: v is None or _is_finite(v),
-                          "null or a finite number"),
-    "unknown_score": (False, lambda v: v is None or v in OOS_SCORES,
-                      f"null or one of {', '.join(OOS_SCORES)}"),
-    "multilabel": (True, lambda v: isinstance(v, bool), "true or false"),
-    "max_length": (True, lambda v: _is_int(v) and v >= 2, "an int of at least 2"),
+    "max_length": (True, lambda v: is_int(v) and v >= 2, "an int of at least 2"),
     "strategy_attributes": (True, lambda v: isinstance(v, dict), "an object"),
+    **fitted_state.schema(),
 }
-
-
-def _label_thresholds(values, classes):
-    if values is None:
-        return None
-    if len(values) != len(classes):
-        raise ValueError(f"label_thresholds has {len(values)} entries for {len(classes)} labels")
-    return np.asarray(values, dtype=np.float64)
 
 
 def check_schema(metadata, file):
@@ -361,6 +317,10 @@ def check_schema(metadata, file):
         raise ModelFormatError(f"{file}: the classes repeat a label; save the model again.")
     if not metadata["multilabel"] and len(classes) < 2:
         raise ModelFormatError(f"{file}: a classifier has at least two classes.")
+    thresholds = metadata.get("label_thresholds")
+    if thresholds is not None and len(thresholds) != len(classes):
+        raise ModelFormatError(f"{file}: label_thresholds has {len(thresholds)} entries for "
+                               f"{len(classes)} labels; save the model again.")
 
 
 def _shown(value):
@@ -508,20 +468,8 @@ def load(cls, path, *, backend="torch", device=None, trust_remote_code=False):
         fitted = {
             **available_strategies()[params["strategy"]].attributes_from_json(
                 metadata["strategy_attributes"]),
-            "backbone_name_": metadata["backbone_name"],
-            # Models saved before the pooling choice all mean-pooled.
-            "pooling_": metadata.get("pooling", "mean"),
-            # Models saved before the objective choice all trained cross-entropy.
-            "objective_": metadata.get("objective", "cross_entropy"),
+            **fitted_state.from_json(metadata),
             "tokenizer_": TextTokenizer(tokenizer, metadata["max_length"]),
-            "history_": History(metadata["history"]),
-            "n_trainable_params_": metadata["n_trainable_params"],
-            "trainable_fraction_": metadata["trainable_fraction"],
-            "temperature_": float(metadata["temperature"]),
-            "unknown_threshold_": metadata.get("unknown_threshold"),
-            "unknown_score_": metadata.get("unknown_score"),
-            "label_thresholds_": _label_thresholds(metadata.get("label_thresholds"), classes),
-            "multilabel_": metadata["multilabel"],
             "n_classes_": len(classes),
             **_class_gaussians(path, metadata),
         }

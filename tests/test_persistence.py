@@ -315,3 +315,36 @@ def test_save_and_export_write_a_model_card_that_names_the_labels(fitted_tiny, t
                                   fitted_tiny.predict(texts))
     with pytest.raises(ValueError, match="README.md \\(changed since it was written\\)"):
         fitted_tiny.save(tmp_path / "saved")
+
+
+def test_fit_sets_exactly_the_declared_fitted_attributes(fitted_tiny):
+    from sklearn_tsft.fitted_state import FITTED_ATTRIBUTES
+    from sklearn_tsft.strategies import available_strategies
+
+    strategy = available_strategies()[fitted_tiny.strategy]
+    own = set(strategy.attributes_from_json(strategy.attributes_to_json(fitted_tiny)))
+    fitted = {name for name in vars(fitted_tiny) if name.endswith("_") and not name.startswith("_")}
+    assert fitted == set(FITTED_ATTRIBUTES) | own
+
+
+def test_the_docstring_describes_every_fitted_attribute():
+    docscrape = pytest.importorskip("numpydoc.docscrape")
+    from sklearn_tsft.fitted_state import FITTED_ATTRIBUTES
+
+    documented = {name.strip() for item in
+                  docscrape.ClassDoc(TokenSparseClassifier)["Attributes"]
+                  for name in item.name.split(",")}
+    assert set(FITTED_ATTRIBUTES) - documented == set()
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_a_model_saved_by_the_previous_release_loads_and_predicts_the_same():
+    # Written by tests/fixtures/make_saved_model.py before the fitted state
+    # moved to fitted_state.py; the directory must load as it is.
+    expected = json.loads((FIXTURES / "saved-model-0.1.0-expected.json").read_text())
+    loaded = TokenSparseClassifier.load(FIXTURES / "saved-model-0.1.0")
+    assert loaded.predict(expected["texts"]).tolist() == expected["predict"]
+    np.testing.assert_allclose(loaded.predict_proba(expected["texts"]),
+                               expected["predict_proba"], rtol=1e-5)
