@@ -4,6 +4,7 @@ import itertools
 import numbers
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,7 @@ from .progress import fit_progress
 from .strategies import STRATEGIES, check_strategy_name, make_strategy
 from .thresholds import label_indicators, tune_label_thresholds
 from .training import (
+    NetConfig,
     build_net,
     check_callbacks,
     fresh_callbacks,
@@ -117,6 +119,64 @@ def _scaled_to_max(weights):
         raise ValueError("the weights of the texts (sample_weight times class_weight) are all "
                          "zero: at least one text must count.")
     return weights / peak
+
+
+@dataclass
+class _TrainingData:
+    """The checked inputs of one fit, split into training and held-out indices."""
+
+    texts: list
+    classes: np.ndarray
+    targets: np.ndarray  # class indices, or the 0/1 label matrix
+    strata: np.ndarray  # one class per text (for multi-label data, its label set)
+    multilabel: bool
+    weights: np.ndarray
+    seed: int
+    train_idx: np.ndarray
+    valid_idx: np.ndarray | None
+
+    @property
+    def train_texts(self):
+        return [self.texts[i] for i in self.train_idx]
+
+    @property
+    def train_strata(self):
+        return self.strata[self.train_idx]
+
+
+@dataclass
+class _Machine:
+    device: str
+    precision: str
+    accelerator: object
+
+
+@dataclass
+class _BuiltModel:
+    """The module a fit trains, before training: its tokenizer, head and datasets."""
+
+    tokenizer: object
+    policy: object  # long_texts.Truncate or Chunk
+    pooling: str
+    module: TextClassifierModule
+    head: torch.nn.Module  # the head to put back after training (contrastive swaps it)
+    trained: torch.nn.Module | None  # the strategy's training view of the module
+    objective: str
+    train_data: object
+    valid_data: object
+    n_backbone: int
+    n_head: int
+    n_trainable: int
+
+
+@dataclass
+class _Statistics:
+    """What fit measures after training (see _post_fit_statistics)."""
+
+    gaussians: ClassGaussians | None = None
+    temperature: float = 1.0
+    unknown_threshold: float | None = None
+    label_thresholds: np.ndarray | None = None
 
 
 class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, BaseEstimator):
@@ -690,160 +750,184 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         self._validate_params()
         self._clear_fitted_attributes()
         with fit_progress(self.verbose > 0) as progress:
-            return self._fit(X, y, sample_weight, progress)
+            data = self._training_data(X, y, sample_weight)
+            strategy = make_strategy(self.strategy, self.get_params(deep=False))
+            machine = self._machine()
+            tokenizer, encoder, backbone_name = load_backbone(self.model, self.verbose)
+            check_max_length(self.max_length, encoder, "is set")
+            check_vocabulary(tokenizer, encoder)
+            objective = resolve_objective(
+                self.objective, data.train_strata,
+                possible=not data.multilabel and self._why_not_contrastive() is None)
+            with seeded(data.seed, machine.device):
+                built = self._build_module(strategy, tokenizer, encoder, data, objective,
+                                           machine, progress)
+                history, module = self._train(strategy, built, data, machine, progress)
+                progress.phase("statistics")
+                if built.objective == "contrastive":
+                    _, embeddings = self._text_outputs(module, built.tokenizer,
+                                                       data.train_texts, machine.device,
+                                                       n_logits=len(data.classes))
+                    start_at_logistic_regression(module.head, embeddings, data.train_strata,
+                                                 data.weights[data.train_idx])
+            statistics = self._post_fit_statistics(module, built.tokenizer, data, machine)
+            self._set_fitted_attributes(strategy, built, data, history, module, backbone_name,
+                                        statistics)
+        return self
 
-    def _fit(self, X, y, sample_weight, progress):
+    # The phases of fit, in order.
+
+    def _training_data(self, X, y, sample_weight):
+        """The checked texts and targets, their weights, the seed and the split."""
         texts = check_texts(X)
         classes, targets, strata, multilabel = self._check_targets(y, len(texts))
         self._check_unknown_label_is_new(classes, multilabel)
         # class_weight (multiclass only) is keyed by the original labels.
         weights = self._sample_weights(sample_weight, strata if multilabel else classes[strata])
-        strategy = make_strategy(self.strategy, self.get_params(deep=False))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        train_idx, valid_idx = self._split(len(texts), strata, seed)
+        return _TrainingData(texts, classes, targets, strata, multilabel, weights, seed,
+                             train_idx, valid_idx)
+
+    def _machine(self):
         accelerator = make_accelerator() if self.accelerate else None
         device = resolve_device(self.device) if accelerator is None else str(accelerator.device)
-        precision = resolve_precision(self.precision, device)
-        tokenizer, encoder, backbone_name = load_backbone(self.model, self.verbose)
-        check_max_length(self.max_length, encoder, "is set")
-        check_vocabulary(tokenizer, encoder)
-        train_idx, valid_idx = self._split(len(texts), strata, seed)
-        objective = resolve_objective(
-            self.objective, strata[train_idx],
-            possible=not multilabel and self._why_not_contrastive() is None)
+        return _Machine(device, resolve_precision(self.precision, device), accelerator)
 
-        with seeded(seed, device):
-            progress.phase("task tokens")
-            tokenizer = strategy.build_tokenizer(
-                tokenizer, encoder, [texts[i] for i in train_idx], strata[train_idx],
-                self.max_length,
-            )
-            policy = self._long_text_policy(tokenizer)
-            pooling = default_pooling(encoder.config) if self.pooling == "auto" else self.pooling
-            module = TextClassifierModule(encoder, len(classes), pooling=pooling)
-            if self.head_init == "prototypes" and objective == "cross_entropy" and not multilabel:
-                self._start_head_at_prototypes(module, tokenizer, texts, train_idx, strata,
-                                               device, seed)
-            n_backbone = sum(p.numel() for p in module.encoder.parameters())
-            head = module.head
-            n_head = sum(p.numel() for p in head.parameters())
-            items, first_windows = policy.encode(texts)
-            train_data = policy.subset(items, train_idx, targets, weights)
-            valid_data = None if valid_idx is None else policy.subset(
-                items, valid_idx, targets, weights)
-            # Strategies select on each text's first window, labelled by
-            # strata (one class per text: for multi-label data, its label set).
-            selection_data = TokenizedTexts([first_windows[i] for i in train_idx],
-                                            strata[train_idx], weights[train_idx], train_idx)
-            progress.phase("selection")
-            trained = strategy.prepare(
-                module, selection_data, PadCollator(tokenizer.pad_token_id), device)
-            if objective == "contrastive":
-                objective = self._contrastive_unless_nothing_trains(trained)
-            if objective == "contrastive":
-                # The backbone trains on embeddings; the head is fitted after it.
-                module.head = trained.head = torch.nn.Identity()
-            n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
-            n_trainable += n_head if objective == "contrastive" else 0
-            max_epochs = resolve_max_epochs(self.max_epochs, len(train_idx), self.batch_size)
-            n_steps = training_steps(len(train_idx), self.batch_size, max_epochs)
-            net = build_net(
-                trained,
-                n_train=len(train_idx),
-                n_classes=len(classes),
-                multilabel=multilabel,
-                valid_dataset=valid_data,
-                backbone_lr=strategy.default_lr if self.lr == "auto" else self.lr,
-                head_lr=self.head_lr,
-                weight_decay=self.weight_decay,
-                warmup_ratio=self.warmup_ratio,
-                batch_size=self.batch_size,
-                max_epochs=max_epochs,
-                early_stopping=self.early_stopping,
-                device=device,
-                precision=precision,
-                seed=seed,
-                verbose=self.verbose,
-                collate=policy.collate,
-                chunk_pooling=self.chunk_pooling,
-                accelerator=accelerator,
-                # Early stopping restores saved weights by name, and
-                # Accelerate wraps the module: a strategy that changes the
-                # module mid-training (token_sparse's depth schedule) would
-                # break either.
-                strategy_callbacks=(
-                    strategy.training_callbacks(n_steps)
-                    if self.early_stopping is None and accelerator is None else ()),
-                contrastive_classes=strata[train_idx] if objective == "contrastive" else None,
-                average_from=self._average_from(n_steps),
-                user_callbacks=fresh_callbacks(self.callbacks),
-                progress=progress,
-            )
-            progress.start_training(n_steps)
-            try:
-                net.fit(train_data, y=None)
-            except FitInterrupted as exc:
-                raise KeyboardInterrupt("fit was interrupted; the estimator is unfitted") from exc
-            finally:
-                history = net.history
-                # The training view (with its cache of frozen-block states) goes;
-                # the module it trained is finalized.
-                del net, trained
-                module.head = head
-                fitted_module = strategy.finalize(module.to("cpu")).eval()
-                free_accelerator_memory(device)
-            progress.phase("statistics")
-            if objective == "contrastive":
-                _, embeddings = self._text_outputs(
-                    fitted_module, tokenizer, [texts[i] for i in train_idx], device,
-                    n_logits=len(classes))
-                start_at_logistic_regression(fitted_module.head, embeddings, strata[train_idx],
-                                             weights[train_idx])
+    def _build_module(self, strategy, tokenizer, encoder, data, objective, machine, progress):
+        """Task tokens, the module and its head, the datasets, and the strategy's selection."""
+        progress.phase("task tokens")
+        tokenizer = strategy.build_tokenizer(tokenizer, encoder, data.train_texts,
+                                             data.train_strata, self.max_length)
+        policy = self._long_text_policy(tokenizer)
+        pooling = default_pooling(encoder.config) if self.pooling == "auto" else self.pooling
+        module = TextClassifierModule(encoder, len(data.classes), pooling=pooling)
+        if (self.head_init == "prototypes" and objective == "cross_entropy"
+                and not data.multilabel):
+            self._start_head_at_prototypes(module, tokenizer, data, machine.device)
+        head = module.head
+        n_backbone = sum(p.numel() for p in module.encoder.parameters())
+        n_head = sum(p.numel() for p in head.parameters())
+        items, first_windows = policy.encode(data.texts)
+        train_data = policy.subset(items, data.train_idx, data.targets, data.weights)
+        valid_data = None if data.valid_idx is None else policy.subset(
+            items, data.valid_idx, data.targets, data.weights)
+        # Strategies select on each text's first window, labelled by strata
+        # (one class per text: for multi-label data, its label set).
+        selection_data = TokenizedTexts([first_windows[i] for i in data.train_idx],
+                                        data.train_strata, data.weights[data.train_idx],
+                                        data.train_idx)
+        progress.phase("selection")
+        trained = strategy.prepare(module, selection_data, PadCollator(tokenizer.pad_token_id),
+                                   machine.device)
+        if objective == "contrastive":
+            objective = self._contrastive_unless_nothing_trains(trained)
+        if objective == "contrastive":
+            # The backbone trains on embeddings; the head is fitted after it.
+            module.head = trained.head = torch.nn.Identity()
+        n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
+        n_trainable += n_head if objective == "contrastive" else 0
+        return _BuiltModel(tokenizer, policy, pooling, module, head, trained, objective,
+                           train_data, valid_data, n_backbone, n_head, n_trainable)
 
-        temperature, unknown_threshold, gaussians = 1.0, None, None
-        if self.oos_score == "mahalanobis" and not multilabel:
-            sample = train_idx[per_class_sample(strata[train_idx], len(classes),
-                                                GAUSSIAN_TEXTS, seed)]
-            _, embeddings = self._text_outputs(fitted_module, tokenizer,
-                                               [texts[i] for i in sample], device,
-                                               n_logits=len(classes))
-            gaussians = ClassGaussians.fit(embeddings, strata[sample], len(classes))
-        tune_thresholds = multilabel and self.threshold == "auto"
-        label_thresholds = None
-        if valid_idx is not None and (self.calibrate or self.unknown_label is not None
-                                      or tune_thresholds):
-            valid_logits, valid_embeddings = self._text_outputs(
-                fitted_module, tokenizer, [texts[i] for i in valid_idx], device,
-                n_logits=len(classes))
-            if self.calibrate:
-                temperature = fit_temperature(valid_logits, targets[valid_idx])
-            if self.unknown_label is not None:
-                scores = self._scope_scores(valid_logits / temperature, valid_embeddings,
-                                            gaussians)
-                unknown_threshold = float(np.quantile(scores, self.unknown_rate))
-            if tune_thresholds:
-                label_thresholds = tune_label_thresholds(expit(valid_logits),
-                                                         targets[valid_idx])
+    def _train(self, strategy, built, data, machine, progress):
+        """Train the strategy's parameters; return the history and the finalized module."""
+        max_epochs = resolve_max_epochs(self.max_epochs, len(data.train_idx), self.batch_size)
+        n_steps = training_steps(len(data.train_idx), self.batch_size, max_epochs)
+        net = build_net(built.trained, self._net_config(strategy, built, data, machine,
+                                                        max_epochs, n_steps, progress))
+        progress.start_training(n_steps)
+        try:
+            net.fit(built.train_data, y=None)
+        except FitInterrupted as exc:
+            raise KeyboardInterrupt("fit was interrupted; the estimator is unfitted") from exc
+        finally:
+            history = net.history
+            # The training view (with its cache of frozen-block states) goes;
+            # the module it trained is finalized.
+            del net
+            built.trained = None
+            built.module.head = built.head
+            module = strategy.finalize(built.module.to("cpu")).eval()
+            free_accelerator_memory(machine.device)
+        return history, module
+
+    def _net_config(self, strategy, built, data, machine, max_epochs, n_steps, progress):
+        return NetConfig(
+            n_train=len(data.train_idx), n_classes=len(data.classes),
+            multilabel=data.multilabel, valid_dataset=built.valid_data,
+            collate=built.policy.collate,
+            backbone_lr=strategy.default_lr if self.lr == "auto" else self.lr,
+            head_lr=self.head_lr, weight_decay=self.weight_decay,
+            warmup_ratio=self.warmup_ratio, batch_size=self.batch_size, max_epochs=max_epochs,
+            early_stopping=self.early_stopping, device=machine.device,
+            precision=machine.precision, seed=data.seed, verbose=self.verbose,
+            chunk_pooling=self.chunk_pooling, accelerator=machine.accelerator,
+            # Early stopping restores saved weights by name, and Accelerate
+            # wraps the module: a strategy that changes the module
+            # mid-training (token_sparse's depth schedule) would break either.
+            strategy_callbacks=(
+                strategy.training_callbacks(n_steps)
+                if self.early_stopping is None and machine.accelerator is None else ()),
+            contrastive_classes=data.train_strata if built.objective == "contrastive" else None,
+            average_from=self._average_from(n_steps),
+            user_callbacks=fresh_callbacks(self.callbacks),
+            progress=progress,
+        )
+
+    def _post_fit_statistics(self, module, tokenizer, data, machine):
+        """What fit measures on the trained model: scope statistics and held-out tunings."""
+        n_classes = len(data.classes)
+        statistics = _Statistics()
+        if self.oos_score == "mahalanobis" and not data.multilabel:
+            sample = data.train_idx[per_class_sample(data.train_strata, n_classes,
+                                                     GAUSSIAN_TEXTS, data.seed)]
+            _, embeddings = self._text_outputs(module, tokenizer, [data.texts[i] for i in sample],
+                                               machine.device, n_logits=n_classes)
+            statistics.gaussians = ClassGaussians.fit(embeddings, data.strata[sample], n_classes)
+        tune_thresholds = data.multilabel and self.threshold == "auto"
+        if data.valid_idx is None or not (self.calibrate or self.unknown_label is not None
+                                          or tune_thresholds):
+            return statistics
+        valid_logits, valid_embeddings = self._text_outputs(
+            module, tokenizer, [data.texts[i] for i in data.valid_idx], machine.device,
+            n_logits=n_classes)
+        valid_targets = data.targets[data.valid_idx]
+        if self.calibrate:
+            statistics.temperature = fit_temperature(valid_logits, valid_targets)
+        if self.unknown_label is not None:
+            scores = self._scope_scores(valid_logits / statistics.temperature, valid_embeddings,
+                                        statistics.gaussians)
+            statistics.unknown_threshold = float(np.quantile(scores, self.unknown_rate))
+        if tune_thresholds:
+            statistics.label_thresholds = tune_label_thresholds(expit(valid_logits),
+                                                                valid_targets)
+        return statistics
+
+    def _set_fitted_attributes(self, strategy, built, data, history, module, backbone_name,
+                               statistics):
+        # Every name here is declared in fitted_state.FITTED_ATTRIBUTES.
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)
         self.backbone_name_ = backbone_name
-        self.pooling_ = pooling
-        self.objective_ = objective
-        self.tokenizer_ = tokenizer
+        self.pooling_ = built.pooling
+        self.objective_ = built.objective
+        self.tokenizer_ = built.tokenizer
         self.history_ = history
-        self.n_trainable_params_ = int(n_trainable)
-        self.trainable_fraction_ = (n_trainable - n_head) / n_backbone
-        self.n_classes_ = len(classes)
-        self.multilabel_ = multilabel
-        self.module_ = fitted_module.eval()
-        self.temperature_ = temperature
-        self.unknown_threshold_ = unknown_threshold
-        self.unknown_score_ = None if unknown_threshold is None else self.oos_score
-        self.label_thresholds_ = label_thresholds
+        self.n_trainable_params_ = int(built.n_trainable)
+        self.trainable_fraction_ = (built.n_trainable - built.n_head) / built.n_backbone
+        self.n_classes_ = len(data.classes)
+        self.multilabel_ = data.multilabel
+        self.module_ = module.eval()
+        self.temperature_ = statistics.temperature
+        self.unknown_threshold_ = statistics.unknown_threshold
+        self.unknown_score_ = None if statistics.unknown_threshold is None else self.oos_score
+        self.label_thresholds_ = statistics.label_thresholds
+        gaussians = statistics.gaussians
         self.embedding_means_ = None if gaussians is None else gaussians.means
         self.embedding_precision_ = None if gaussians is None else gaussians.precision
         # Set last: check_is_fitted and callers see a complete fit or none.
-        self.classes_ = classes
-        return self
+        self.classes_ = data.classes
 
     def _why_not_contrastive(self):
         """Why these parameters cannot train the contrastive objective, or None.
@@ -886,14 +970,15 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
             return None
         return max(1, round(AVERAGED_SHARE * n_steps) + 1)
 
-    def _start_head_at_prototypes(self, module, tokenizer, texts, train_idx, strata, device,
-                                  seed):
-        sample = train_idx[per_class_sample(strata[train_idx], module.head.out_features,
-                                            PROTOTYPE_TEXTS, seed)]
-        _, embeddings = self._text_outputs(module.eval(), tokenizer, [texts[i] for i in sample],
-                                           device, n_logits=module.head.out_features)
+    def _start_head_at_prototypes(self, module, tokenizer, data, device):
+        n_classes = module.head.out_features
+        sample = data.train_idx[per_class_sample(data.train_strata, n_classes, PROTOTYPE_TEXTS,
+                                                 data.seed)]
+        _, embeddings = self._text_outputs(module.eval(), tokenizer,
+                                           [data.texts[i] for i in sample], device,
+                                           n_logits=n_classes)
         module.train()
-        start_at_prototypes(module.head, embeddings, strata[sample], module.head.out_features)
+        start_at_prototypes(module.head, embeddings, data.strata[sample], n_classes)
 
     def _clear_fitted_attributes(self):
         for name in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:

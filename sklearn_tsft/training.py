@@ -7,6 +7,9 @@ batch into the loss, bf16 autocast, and an interrupted fit surfacing as an
 error instead of skorch's "stop and keep the model".
 """
 
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
 import numpy as np
 import torch
 from sklearn.base import clone
@@ -322,39 +325,12 @@ def fresh_callbacks(callbacks):
             else clone(item, safe=False) for item in callbacks or ()]
 
 
-def build_net(
-    module,
-    *,
-    n_train,
-    n_classes,
-    multilabel,
-    valid_dataset,
-    backbone_lr,
-    head_lr,
-    weight_decay,
-    warmup_ratio,
-    batch_size,
-    max_epochs,
-    early_stopping,
-    device,
-    precision,
-    seed,
-    verbose,
-    collate,
-    chunk_pooling="mean",
-    accelerator=None,
-    strategy_callbacks=(),
-    contrastive_classes=None,
-    average_from=None,
-    user_callbacks=(),
-    progress=None,
-):
-    """Configure the skorch net for one fit.
+@dataclass
+class NetConfig:
+    """Everything :func:`build_net` needs to know about one fit.
 
     Parameters
     ----------
-    module : TextClassifierModule
-        Module whose trainable parameters are already chosen by a strategy.
     n_train : int
         Number of training texts (for the length of the LR schedule).
     n_classes : int
@@ -364,11 +340,20 @@ def build_net(
         matrix) instead of a softmax over classes.
     valid_dataset : TokenizedTexts or None
         Held-out texts scored after every epoch, or None for no validation.
+    collate : callable
+        Batch builder: a :class:`~sklearn_tsft._data.PadCollator`, or a
+        window collator for long texts.
+    backbone_lr, head_lr : float
+        Peak learning rates of the backbone's trained parameters and the head.
+    weight_decay, warmup_ratio : float
+    batch_size, max_epochs : int
+    early_stopping : int or None
+    device : str
+    precision : {"fp32", "bf16"}
     seed : int
         Seeds the order of the training batches.
-    collate : callable
-        Batch builder: a :class:`~sklearn_tsft._data.PadCollator`, or a window collator for
-        long texts.
+    verbose : int
+        2 or more also prints skorch's table of each epoch's losses.
     chunk_pooling : {"mean", "max"}, default="mean"
         See :class:`TextClassifierNet`.
     accelerator : accelerate.Accelerator or None, default=None
@@ -388,85 +373,118 @@ def build_net(
         (:func:`fresh_callbacks`); they run after the net's own.
     progress : sklearn_tsft.progress.FitProgress or None, default=None
         The fit's bar, advanced once per optimizer step.
-    verbose : int
-        2 or more also prints skorch's table of each epoch's losses.
-    Other parameters are those of :class:`~sklearn_tsft.TokenSparseClassifier`.
+
+    Other fields are the parameters of :class:`~sklearn_tsft.TokenSparseClassifier`.
+    """
+
+    n_train: int
+    n_classes: int
+    multilabel: bool
+    valid_dataset: Any
+    collate: Callable
+    backbone_lr: float
+    head_lr: float
+    weight_decay: float
+    warmup_ratio: float
+    batch_size: int
+    max_epochs: int
+    early_stopping: Any
+    device: str
+    precision: str
+    seed: int
+    verbose: int
+    chunk_pooling: str = "mean"
+    accelerator: Any = None
+    strategy_callbacks: Sequence = ()
+    contrastive_classes: Any = None
+    average_from: Any = None
+    user_callbacks: Sequence = ()
+    progress: Any = None
+
+
+def build_net(module, config):
+    """Configure the skorch net for one fit.
+
+    Parameters
+    ----------
+    module : TextClassifierModule
+        Module whose trainable parameters are already chosen by a strategy.
+    config : NetConfig
 
     Returns
     -------
     net : TextClassifierNet
     """
-    total_steps = training_steps(n_train, batch_size, max_epochs)
+    total_steps = training_steps(config.n_train, config.batch_size, config.max_epochs)
     callbacks = [
         (
             "lr_schedule",
             LRScheduler(
                 policy=get_linear_schedule_with_warmup,
-                num_warmup_steps=int(warmup_ratio * total_steps),
+                num_warmup_steps=int(config.warmup_ratio * total_steps),
                 num_training_steps=total_steps,
                 step_every="batch",
             ),
         )
     ]
-    if early_stopping is not None:
-        callbacks.append(
-            (
-                "early_stopping",
-                EarlyStopping(monitor="valid_loss", patience=early_stopping, load_best=True),
-            )
-        )
-    callbacks.extend(strategy_callbacks)
-    if average_from is not None:
-        callbacks.append(("weight_average", AverageTrainedWeights(average_from)))
-    on_gpu = torch.device(device).type == "cuda"
+    if config.early_stopping is not None:
+        callbacks.append(("early_stopping", EarlyStopping(
+            monitor="valid_loss", patience=config.early_stopping, load_best=True)))
+    callbacks.extend(config.strategy_callbacks)
+    if config.average_from is not None:
+        callbacks.append(("weight_average", AverageTrainedWeights(config.average_from)))
+    on_gpu = torch.device(config.device).type == "cuda"
     if on_gpu:
         callbacks.append(("cuda_memory", PeakCudaMemory()))
-    if progress is not None:
-        callbacks.append(("progress", progress.callback()))
-    callbacks.extend(user_callbacks)
-    accelerated = {} if accelerator is None else {
-        "accelerator": accelerator,
+    if config.progress is not None:
+        callbacks.append(("progress", config.progress.callback()))
+    callbacks.extend(config.user_callbacks)
+    accelerated = {} if config.accelerator is None else {
+        "accelerator": config.accelerator,
         # skorch's PrintLog honours verbose=0 only with the plain print sink;
         # accelerator.print prints once across processes.
-        "callbacks__print_log__sink": accelerator.print if verbose > 1 else print,
+        "callbacks__print_log__sink": config.accelerator.print if config.verbose > 1 else print,
         # The caller keeps the module it passed in. Unwrapping at the end of
         # training would run before EarlyStopping(load_best=True) restores
         # weights it saved from the DistributedDataParallel wrapper, whose
         # parameter names no longer match.
         "unwrap_after_train": False,
     }
-    generator = torch.Generator().manual_seed(seed)
-    if contrastive_classes is None:
-        net_class = TextClassifierNet if accelerator is None else AcceleratedTextClassifierNet
+    generator = torch.Generator().manual_seed(config.seed)
+    if config.contrastive_classes is None:
+        net_class = (TextClassifierNet if config.accelerator is None
+                     else AcceleratedTextClassifierNet)
         order = {"iterator_train__shuffle": True, "iterator_train__generator": generator}
     else:
         net_class = ContrastiveNet
-        order = {"iterator_train__sampler": ClassGroupedOrder(contrastive_classes, generator)}
+        order = {"iterator_train__sampler": ClassGroupedOrder(config.contrastive_classes,
+                                                              generator)}
     return net_class(
         module,
-        classes=list(range(n_classes)),
-        criterion=torch.nn.BCEWithLogitsLoss if multilabel else torch.nn.CrossEntropyLoss,
+        classes=list(range(config.n_classes)),
+        criterion=torch.nn.BCEWithLogitsLoss if config.multilabel else torch.nn.CrossEntropyLoss,
         criterion__reduction="none",
         # skorch's validation accuracy assumes one class per text, scored by logits.
         **({"callbacks__valid_acc": None}
-           if multilabel or contrastive_classes is not None else {}),
+           if config.multilabel or config.contrastive_classes is not None else {}),
         optimizer=torch.optim.AdamW,
-        optimizer__weight_decay=weight_decay,
-        optimizer__param_groups=[("head.*", {"lr": head_lr})],
-        lr=backbone_lr,
-        batch_size=batch_size,
-        max_epochs=max_epochs,
-        iterator_train__collate_fn=collate,
+        optimizer__weight_decay=config.weight_decay,
+        optimizer__param_groups=[("head.*", {"lr": config.head_lr})],
+        lr=config.backbone_lr,
+        batch_size=config.batch_size,
+        max_epochs=config.max_epochs,
+        iterator_train__collate_fn=config.collate,
         **order,
         # Pinned host memory lets batches copy to the GPU without staging.
         iterator_train__pin_memory=on_gpu,
         iterator_valid__pin_memory=on_gpu,
-        iterator_valid__collate_fn=collate,
-        train_split=None if valid_dataset is None else predefined_split(valid_dataset),
+        iterator_valid__collate_fn=config.collate,
+        train_split=(None if config.valid_dataset is None
+                     else predefined_split(config.valid_dataset)),
         callbacks=callbacks,
-        device=device if accelerator is None else None,
-        precision=precision,
-        chunk_pooling=chunk_pooling,
-        verbose=int(verbose > 1),
+        device=config.device if config.accelerator is None else None,
+        precision=config.precision,
+        chunk_pooling=config.chunk_pooling,
+        verbose=int(config.verbose > 1),
         **accelerated,
     )

@@ -237,8 +237,12 @@ def test_verbose_zero_is_silent(tiny_params, toy_data, capsys):
     assert captured.out == "" and captured.err == ""
 
 
-def test_verbose_prints_the_epoch_table(tiny_params, toy_data, capsys):
+def test_verbose_1_shows_the_losses_on_the_bar_and_2_prints_the_epoch_table(
+        tiny_params, toy_data, capsys):
     TokenSparseClassifier(verbose=1, **tiny_params).fit(*toy_data)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "train_loss=" in captured.err
+    TokenSparseClassifier(verbose=2, **tiny_params).fit(*toy_data)
     assert "train_loss" in capsys.readouterr().out
 
 
