@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from repository import ROOT, data_dir
+from repository import DEFAULTS, ROOT, data_dir
 from sklearn_tsft.benchmark import in_fresh_processes, measure, parse_epochs, read_split, to_json
 from suite import backbone_identity
 
@@ -82,8 +82,8 @@ def main(argv=None):
                         help="few-shot: this many training texts per label instead of --n-train")
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--max-epochs", type=parse_epochs, default="auto")
-    parser.add_argument("--model", default="default",
+    parser.add_argument("--max-epochs", type=parse_epochs, default=DEFAULTS["max_epochs"])
+    parser.add_argument("--model", default=DEFAULTS["model"],
                         help="backbone: 'default' (the packaged MiniLM), a local directory "
                         "or a Hub id; the result files are named after it")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))

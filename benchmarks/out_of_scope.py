@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from repository import ROOT, data_dir, update_docs
+from repository import DEFAULTS, ROOT, data_dir, update_docs
 from sklearn_tsft.benchmark import in_fresh_processes, parse_epochs, read_split, to_json
 from sklearn_tsft.out_of_scope import OOS_SCORES
 
@@ -95,7 +95,7 @@ def main(argv=None):
     size.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--strategies", nargs="+", default=["token_sparse", "full"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--max-epochs", type=parse_epochs, default="auto")
+    parser.add_argument("--max-epochs", type=parse_epochs, default=DEFAULTS["max_epochs"])
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--docs-file", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)

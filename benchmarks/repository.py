@@ -10,9 +10,12 @@ import os
 import re
 from pathlib import Path
 
+from sklearn_tsft import TokenSparseClassifier
 from sklearn_tsft.benchmark import add_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
+# The estimator's defaults, which the scripts' options take.
+DEFAULTS = TokenSparseClassifier().get_params()
 
 
 def data_dir():

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
-from repository import ROOT, data_dir, update_docs
+from repository import DEFAULTS, ROOT, data_dir, update_docs
 from sklearn_tsft.backbone import backbone_name, config_digest, resolve_model
 from sklearn_tsft.benchmark import in_fresh_processes, measure, parse_epochs, read_split, to_json
 from sklearn_tsft.training import resolve_max_epochs
@@ -123,13 +123,13 @@ def build_parser():
     parser.add_argument("--extras", nargs="*", choices=[TFIDF, SETFIT],
                         help="rows besides the strategies (SetFit at the few-shot size, when "
                         f"installed; default: {TFIDF} {SETFIT}, quick {TFIDF})")
-    parser.add_argument("--max-epochs", type=parse_epochs, default="auto",
+    parser.add_argument("--max-epochs", type=parse_epochs, default=DEFAULTS["max_epochs"],
                         help="the default budget (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--model", default="default",
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
+    parser.add_argument("--model", default=DEFAULTS["model"],
                         help="backbone: 'default' (the packaged MiniLM), a local directory "
                         "or a Hub id; rows, report and plots are per backbone")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default=DEFAULTS["device"])
     parser.add_argument("--data-dir", type=Path, default=data_dir())
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--docs-file", type=Path, default=ROOT / "docs" / "benchmarks.md",

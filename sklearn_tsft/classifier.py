@@ -55,7 +55,7 @@ from .long_texts import CHUNK_POOLINGS, long_text_policy
 from .model_card import model_card
 from .out_of_scope import GAUSSIAN_TEXTS, OOS_SCORES, ClassGaussians, logit_scores
 from .progress import fit_progress
-from .strategies import STRATEGIES, check_strategy_name, make_strategy
+from .strategies import STRATEGIES, check_strategy_name, make_strategy, strategy_constraints
 from .thresholds import label_indicators, tune_label_thresholds
 from .training import (
     NetConfig,
@@ -92,16 +92,6 @@ def _check_class_weight_values(class_weight):
                 f"class_weight[{label!r}] = {weight!r}: every class weight must be a finite "
                 "number >= 0 (no NaN or infinite weight, none negative; 0 ignores the "
                 "class). Fix that entry, or use class_weight='balanced'.")
-
-
-def _check_module_names(value):
-    names = [value] if isinstance(value, str) else value
-    if value is not None and not (isinstance(names, (list, tuple)) and names
-                                  and all(isinstance(name, str) for name in names)):
-        raise ValueError(
-            f"lora_target_modules must be None (peft's default), a module name or a list "
-            f"of module names, got {value!r}."
-        )
 
 
 # Occluded copies of a text predicted at once by explain: memory stays
@@ -221,19 +211,21 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         spare embedding rows beyond its vocabulary). No parameter is added.
         With neither, a warning is given and the words keep their pieces.
     n_layers : int, None or "auto", default="auto"
-        ``layers``: the top ``n_layers`` blocks train (``None``: all
-        blocks; the embeddings stay frozen). ``token_sparse``: rows are
-        chosen in the top ``n_layers``
-        transformer blocks. The frozen blocks below are run once per text
-        and their outputs reused across epochs, which is where most of the
-        training time is saved. ``None``: all blocks, and the task tokens'
-        embedding rows train too. ``"auto"``: all blocks and the task
-        tokens' embedding rows for the first quarter of the optimizer
-        steps, then the top sixth of the blocks only, at least one (the
-        rows below are merged, frozen and cached); without the schedule
-        when ``early_stopping`` is set, under Accelerate, or when the
-        selection chose no row in those top blocks (a small budget on a
-        small backbone), where it is all blocks throughout.
+        Read by two strategies, with a meaning of its own in each.
+        ``layers``: the top ``n_layers`` blocks train (``"auto"``: the top
+        third, at least one; ``None``: all blocks; the embeddings stay
+        frozen). ``token_sparse``: where rows are chosen. An int: in the
+        top ``n_layers`` transformer blocks; the frozen blocks below are
+        run once per text and their outputs reused across epochs, which is
+        where most of the training time is saved. ``None``: all blocks,
+        and the task tokens' embedding rows train too. ``"auto"`` (the
+        depth schedule): all blocks and the task tokens' embedding rows for
+        the first quarter of the optimizer steps, then the top sixth of the
+        blocks only, at least one (the rows below are merged, frozen and
+        cached). The schedule is off, with a warning, when
+        ``early_stopping`` is set or under Accelerate, and without one when
+        the selection chose no row in those top blocks (a small budget on
+        a small backbone): all blocks train throughout.
     lora_r, lora_alpha, lora_dropout : int, float, float, default=8, 16, 0.1
         ``lora`` only: rank, scaling and dropout of the LoRA adapters.
     lora_target_modules : list of str or None, default=None
@@ -552,17 +544,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
     _parameter_constraints = {
         "model": Checked(resolve_model),
         "strategy": Checked(check_strategy_name),
-        "sparsity": Interval(numbers.Real, 0, 1, closed="right"),
-        "n_task_tokens": Interval(numbers.Integral, 1, None),
-        "adaptive_tokenization": Boolean(),
-        "n_layers": AnyOf(Options("auto"), NONE, Interval(numbers.Integral, 1, None),
-                          description="'auto', None (all blocks) or a positive int",
-                          explain_range=False),
-        "lora_r": Interval(numbers.Integral, 1, None),
-        "lora_alpha": Interval(numbers.Real, 0, None, closed="neither"),
-        "lora_dropout": Interval(numbers.Real, 0, 1, closed="left"),
-        "lora_target_modules": Checked(_check_module_names),
-        "num_virtual_tokens": Interval(numbers.Integral, 1, None),
+        # sparsity, n_layers, lora_r, ...: declared with the strategies that read them.
+        **strategy_constraints(),
         "pooling": Options("auto", *POOLINGS),
         "head_init": Options("random", "prototypes"),
         "objective": Options("auto", *OBJECTIVES),
@@ -863,17 +846,28 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
             early_stopping=self.early_stopping, device=machine.device,
             precision=machine.precision, seed=data.seed, verbose=self.verbose,
             chunk_pooling=self.chunk_pooling, accelerator=machine.accelerator,
-            # Early stopping restores saved weights by name, and Accelerate
-            # wraps the module: a strategy that changes the module
-            # mid-training (token_sparse's depth schedule) would break either.
-            strategy_callbacks=(
-                strategy.training_callbacks(n_steps)
-                if self.early_stopping is None and machine.accelerator is None else ()),
+            strategy_callbacks=self._strategy_callbacks(strategy, n_steps, machine),
             contrastive_classes=data.train_strata if built.objective == "contrastive" else None,
             average_from=self._average_from(n_steps),
             user_callbacks=fresh_callbacks(self.callbacks),
             progress=progress,
         )
+
+    def _strategy_callbacks(self, strategy, n_steps, machine):
+        callbacks = strategy.training_callbacks(n_steps)
+        # Early stopping restores saved weights by name, and Accelerate wraps
+        # the module: a strategy that changes the module mid-training
+        # (token_sparse's depth schedule) would break either.
+        if callbacks and (self.early_stopping is not None or machine.accelerator is not None):
+            cause = "early_stopping is set" if self.early_stopping is not None else (
+                "it trains under Accelerate")
+            warnings.warn(
+                f"n_layers='auto': token_sparse's depth schedule is off because {cause}, so "
+                "every block trains throughout (slower than the schedule). Set n_layers=None "
+                "to ask for that, or an int to train the top blocks only.",
+                UserWarning, stacklevel=5)
+            return ()
+        return callbacks
 
     def _post_fit_statistics(self, module, tokenizer, data, machine):
         """What fit measures on the trained model: scope statistics and held-out tunings."""

@@ -347,3 +347,8 @@ def test_no_depth_switch_without_steps_after_it_or_with_early_stopping(tiny_back
 
     monkeypatch.setattr(TokenSparse, "narrow", refuse)
     sparse(tiny_backbone, **params).fit(*data)
+
+
+def test_early_stopping_switches_the_depth_schedule_off_with_a_warning(tiny_backbone, data):
+    with pytest.warns(UserWarning, match="depth schedule is off because early_stopping is set"):
+        sparse(tiny_backbone, validation_fraction=0.25, early_stopping=2).fit(*data)

@@ -52,7 +52,49 @@ def make_strategy(name, params):
     """
     check_strategy_name(name)
     cls = STRATEGIES[name]
-    return cls(**{key: params[key] for key in cls.parameters})
+    return cls(**{parameter.name: params[parameter.name] for parameter in cls.parameters})
 
 
-__all__ = ["STRATEGIES", "Strategy", "available_strategies", "check_strategy_name", "make_strategy"]
+def strategy_parameters():
+    """Every strategy's parameters: ``{name: {strategy: Parameter}}``, in declaration order.
+
+    A parameter that several strategies read (``n_layers``) has one default
+    and one constraint; its ``doc`` may differ per strategy.
+    """
+    found = {}
+    for strategy, cls in STRATEGIES.items():
+        for parameter in cls.parameters:
+            found.setdefault(parameter.name, {})[strategy] = parameter
+    for name, by_strategy in found.items():
+        first = next(iter(by_strategy.values()))
+        if any((p.default, p.constraint) != (first.default, first.constraint)
+               for p in by_strategy.values()):
+            raise TypeError(f"strategies declare {name} with different defaults or constraints")
+    return found
+
+
+def parameter_table():
+    """The strategies' parameters as a markdown table (docs/user_guide.md holds it).
+
+    Examples
+    --------
+    >>> print(parameter_table().splitlines()[2])
+    | `token_sparse` | `sparsity` | 0.05 | fraction of the backbone's weights that may change |
+    """
+    rows = ["| strategy | parameter | default | what it does |", "|---|---|---|---|"]
+    for strategy, cls in STRATEGIES.items():
+        for parameter in cls.parameters:
+            default = (f'`"{parameter.default}"`' if isinstance(parameter.default, str)
+                       else str(parameter.default))
+            rows.append(f"| `{strategy}` | `{parameter.name}` | {default} | {parameter.doc} |")
+    return "\n".join(rows)
+
+
+def strategy_constraints():
+    """``{name: constraint}`` of the strategies' parameters, for the estimator's checks."""
+    return {name: next(iter(by_strategy.values())).constraint
+            for name, by_strategy in strategy_parameters().items()}
+
+
+__all__ = ["STRATEGIES", "Strategy", "available_strategies", "check_strategy_name",
+           "make_strategy", "parameter_table", "strategy_constraints", "strategy_parameters"]

@@ -1,13 +1,51 @@
-"""What every strategy is: the hooks a fit calls, and helpers the strategies share."""
+"""What every strategy is: the hooks a fit calls, its parameters, and shared helpers."""
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
 
 from .._data import TextTokenizer
+from .._params import NONE, AnyOf, Interval, Options
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """An estimator parameter that a strategy reads, declared with the strategy.
+
+    The estimator's ``_parameter_constraints`` take ``constraint`` from
+    here; a test checks ``default`` against the estimator's signature and
+    ``doc`` against its docstring and the README's table, in the manner of
+    a peft config's fields.
+
+    Parameters
+    ----------
+    name : str
+    default : object
+        The estimator's default.
+    constraint : object
+        A :mod:`sklearn_tsft._params` constraint (``Interval``, ``Options``, ...).
+    doc : str
+        What it means for this strategy, in one line.
+    """
+
+    name: str
+    default: Any
+    constraint: Any
+    doc: str
+
+
+# n_layers is read by token_sparse and layers, with a meaning of its own in each.
+N_LAYERS_CONSTRAINT = AnyOf(Options("auto"), NONE, Interval(numbers.Integral, 1, None),
+                            description="'auto', None (all blocks) or a positive int",
+                            explain_range=False)
 
 
 class Strategy:
     """Base strategy: the pretrained tokenizer, nothing to undo after training.
 
-    A strategy only stores the estimator parameters it reads (listed in
-    ``parameters``; the estimator has checked them). Subclasses set the
+    A strategy only stores the estimator parameters it reads (declared in
+    ``parameters`` as :class:`Parameter`; the estimator has checked them).
+    Subclasses set the
     backbone learning rate that ``lr="auto"`` stands for, and whether the
     trained module is a plain backbone plus head (``mergeable``).
     """
@@ -19,8 +57,8 @@ class Strategy:
     mergeable = True
 
     def __init__(self, **params):
-        for name in self.parameters:
-            setattr(self, name, params[name])
+        for parameter in self.parameters:
+            setattr(self, parameter.name, params[parameter.name])
 
     def build_tokenizer(self, tokenizer, encoder, texts, labels, max_length):
         """Return the :class:`~sklearn_tsft._data.TextTokenizer` of this fit."""

@@ -1,7 +1,7 @@
 """Strategies that train parts of the backbone as they are: full, head, bitfit, layers."""
 
 from ..backbone import block_names
-from ._base import Strategy, freeze, lowest_trained_block
+from ._base import N_LAYERS_CONSTRAINT, Parameter, Strategy, freeze, lowest_trained_block
 from .frozen_blocks import with_frozen_block_cache
 
 
@@ -44,7 +44,11 @@ class TopLayers(Strategy):
     where the architecture allows (:mod:`.frozen_blocks`).
     """
 
-    parameters = ("n_layers",)
+    parameters = (
+        Parameter("n_layers", "auto", N_LAYERS_CONSTRAINT,
+                  "the top n_layers blocks train (auto: the top third, at least one; "
+                  "None: all blocks)"),
+    )
 
     def prepare(self, module, dataset, collate, device):
         freeze(module.encoder)

@@ -1,10 +1,22 @@
 """Strategies through the ``peft`` library: LoRA and prefix tuning."""
 
+import numbers
 import warnings
 
 from .._optional import import_optional
+from .._params import Checked, Interval
 from ..backbone import block_names, block_of, linear_layers
-from ._base import Strategy
+from ._base import Parameter, Strategy
+
+
+def _check_module_names(value):
+    names = [value] if isinstance(value, str) else value
+    if value is not None and not (isinstance(names, (list, tuple)) and names
+                                  and all(isinstance(name, str) for name in names)):
+        raise ValueError(
+            f"lora_target_modules must be None (peft's default), a module name or a list "
+            f"of module names, got {value!r}."
+        )
 
 
 class LoRA(Strategy):
@@ -18,7 +30,15 @@ class LoRA(Strategy):
 
     # peft's examples train LoRA adapters at about 1e-3.
     default_lr = 1e-3
-    parameters = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
+    parameters = (
+        Parameter("lora_r", 8, Interval(numbers.Integral, 1, None), "rank of the adapters"),
+        Parameter("lora_alpha", 16, Interval(numbers.Real, 0, None, closed="neither"),
+                  "scaling of the adapters"),
+        Parameter("lora_dropout", 0.1, Interval(numbers.Real, 0, 1, closed="left"),
+                  "dropout on the adapters' input"),
+        Parameter("lora_target_modules", None, Checked(_check_module_names),
+                  "names of the linear layers that get adapters (None: peft's default)"),
+    )
 
     def prepare(self, module, dataset, collate, device):
         peft = import_optional("peft", "peft", "strategy='lora'")
@@ -47,7 +67,10 @@ class PrefixTuning(Strategy):
     # peft's prefix-tuning examples train at about 1e-2.
     default_lr = 1e-2
     mergeable = False
-    parameters = ("num_virtual_tokens",)
+    parameters = (
+        Parameter("num_virtual_tokens", 20, Interval(numbers.Integral, 1, None),
+                  "trained key/value vectors prepended to every block's attention"),
+    )
 
     def prepare(self, module, dataset, collate, device):
         model_type = module.encoder.config.model_type

@@ -9,6 +9,7 @@
    into the dense weights when training ends.
 """
 
+import numbers
 import warnings
 
 import numpy as np
@@ -17,7 +18,8 @@ from skorch.callbacks import Callback
 
 from ..._data import TextTokenizer
 from ...backbone import attention_key_rows, block_names, block_of, linear_layers
-from .._base import Strategy, freeze, lowest_trained_block
+from ..._params import Boolean, Interval
+from .._base import N_LAYERS_CONSTRAINT, Parameter, Strategy, freeze, lowest_trained_block
 from ..frozen_blocks import with_frozen_block_cache
 from .selection import choose_rows, row_sensitivity
 from .sparse_delta import attach_deltas, merge_deltas
@@ -80,7 +82,17 @@ class TokenSparse(Strategy):
     # its own head_lr (docs/benchmarks.md); 5e-3 had been tuned while the head
     # shared the deltas' rate.
     default_lr = 1e-3
-    parameters = ("sparsity", "n_task_tokens", "adaptive_tokenization", "n_layers")
+    parameters = (
+        Parameter("sparsity", 0.05, Interval(numbers.Real, 0, 1, closed="right"),
+                  "fraction of the backbone's weights that may change"),
+        Parameter("n_task_tokens", 200, Interval(numbers.Integral, 1, None),
+                  "task words (chi-square against the labels) that guide the selection"),
+        Parameter("adaptive_tokenization", True, Boolean(),
+                  "give multi-piece task words one token of their own"),
+        Parameter("n_layers", "auto", N_LAYERS_CONSTRAINT,
+                  "where rows are chosen (auto: the depth schedule; None: every block "
+                  "throughout; k: the top k blocks)"),
+    )
 
     def build_tokenizer(self, tokenizer, encoder, texts, labels, max_length):
         groups, scores, counts = discover_task_tokens(
