@@ -171,7 +171,14 @@ def test_export_loads_in_a_transformers_pipeline_with_the_same_top_labels(
 
 # Loads the export with transformers alone: sklearn_tsft cannot be imported.
 WITHOUT_PACKAGE = """
-import importlib.abc, json, sys
+import importlib.abc, importlib.util, json, sys
+from pathlib import Path
+
+# Off sys.path (and off the editable install's finder), then blocked outright.
+sys.path[:] = [entry for entry in sys.path if not (Path(entry) / "sklearn_tsft").is_dir()]
+sys.meta_path[:] = [finder for finder in sys.meta_path
+                    if "sklearn_tsft" not in getattr(finder, "__module__", "")]
+assert importlib.util.find_spec("sklearn_tsft") is None
 
 class NoSklearnTsft(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
