@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.special import expit, log_expit, log_softmax, softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
@@ -169,7 +174,8 @@ class _Statistics:
     label_thresholds: np.ndarray | None = None
 
 
-class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, BaseEstimator):
+class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin,
+                            BaseEstimator):
     """Text classifier that finetunes a small transformer (scikit-learn API).
 
     ``fit`` takes raw strings and labels (strings, numbers or bools).
@@ -539,6 +545,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Ba
         tags.input_tags.one_d_array = True
         tags.input_tags.two_d_array = False
         tags.classifier_tags.multi_label = True
+        # transform (the embeddings) takes texts: there is no input dtype to keep.
+        tags.transformer_tags.preserves_dtype = []
         return tags
 
     _parameter_constraints = {

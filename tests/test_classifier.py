@@ -497,3 +497,10 @@ def test_user_callbacks_record_into_history_and_stay_unused(tiny_params, toy_dat
     assert clone(clf).callbacks[0] is not train_accuracy
     clf.save(tmp_path / "model")  # callbacks act in training only: not saved
     assert TokenSparseClassifier.load(tmp_path / "model").callbacks is None
+
+
+def test_fit_transform_is_fit_then_transform(tiny_params, toy_data):
+    texts, labels = toy_data
+    clf = TokenSparseClassifier(**tiny_params)
+    np.testing.assert_allclose(clf.fit_transform(texts, labels),
+                               clone(clf).fit(texts, labels).transform(texts), atol=1e-6)
