@@ -119,19 +119,19 @@ FILE_ATTRIBUTES = {
 FITTED_ATTRIBUTES = tuple(entry.attribute for entry in JSON_ATTRIBUTES) + tuple(FILE_ATTRIBUTES)
 
 
-def schema():
+def json_schema():
     """``{key: (required, check, expected)}`` of the JSON attributes, for load's checks."""
     return {entry.key: (entry.default is REQUIRED, entry.check, entry.expected)
             for entry in JSON_ATTRIBUTES}
 
 
-def to_json(estimator):
+def json_attributes(estimator):
     """The JSON attributes of a fitted estimator, by ``tsft.json`` key."""
     return {entry.key: entry.encode(getattr(estimator, entry.attribute))
             for entry in JSON_ATTRIBUTES}
 
 
-def from_json(metadata):
+def attributes_from_metadata(metadata):
     """The JSON attributes, by attribute name, from a checked ``tsft.json``."""
     return {entry.attribute: entry.decode(
                 metadata[entry.key] if entry.key in metadata or entry.default is REQUIRED

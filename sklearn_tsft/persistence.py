@@ -36,7 +36,6 @@ import torch
 from safetensors import SafetensorError, safe_open
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from . import fitted_state
 from ._atomic import check_replaceable, replacing_directory, unexpected_beside_manifest
 from ._data import TextTokenizer
 from ._json import json_default
@@ -52,7 +51,7 @@ from .backbone import (
     quiet_transformers,
 )
 from .exceptions import ModelFormatError
-from .fitted_state import is_int
+from .fitted_state import attributes_from_metadata, is_int, json_attributes, json_schema
 from .model_card import MODEL_CARD, model_card
 from .onnx_export import ONNX_FILE, OnnxModule, export_onnx
 from .strategies import available_strategies, make_strategy
@@ -156,7 +155,7 @@ def save(estimator, path, onnx=False, quantize=None):
         "sklearn_tsft_version": __version__,
         "params": params,
         "classes": _encode_classes(estimator.classes_),
-        **fitted_state.to_json(estimator),
+        **json_attributes(estimator),
         "backbone_config": config_digest(base_encoder(estimator.module_).config),
         "max_length": tokenizer.max_length,
         "strategy_attributes": strategy.attributes_to_json(estimator),
@@ -295,7 +294,7 @@ SCHEMA = {
     "backbone_config": (False, lambda v: isinstance(v, str), "a string"),
     "max_length": (True, lambda v: is_int(v) and v >= 2, "an int of at least 2"),
     "strategy_attributes": (True, lambda v: isinstance(v, dict), "an object"),
-    **fitted_state.schema(),
+    **json_schema(),
 }
 
 
@@ -468,7 +467,7 @@ def load(cls, path, *, backend="torch", device=None, trust_remote_code=False):
         fitted = {
             **available_strategies()[params["strategy"]].attributes_from_json(
                 metadata["strategy_attributes"]),
-            **fitted_state.from_json(metadata),
+            **attributes_from_metadata(metadata),
             "tokenizer_": TextTokenizer(tokenizer, metadata["max_length"]),
             "n_classes_": len(classes),
             **_class_gaussians(path, metadata),
