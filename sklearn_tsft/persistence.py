@@ -142,11 +142,12 @@ def save(estimator, path, onnx=False, quantize=None):
             f"cannot save: {exc} A parameter was set to this after fit; set it back to a "
             "valid value (a saved model must load)."
         ) from exc
-    # Callbacks act while training only, and are objects JSON cannot hold.
-    params = {name: encode_value(value, name)
-              for name, value in estimator.get_params(deep=False).items()
+    # Callbacks act while training only, and are objects JSON cannot hold;
+    # the backbone is named without the trainer's file layout (a string
+    # even when it was given as a pathlib.Path).
+    given = {**estimator.get_params(deep=False), "model": portable_model(estimator.model)}
+    params = {name: encode_value(value, name) for name, value in given.items()
               if name != "callbacks"}
-    params["model"] = portable_model(params["model"])
     strategy = available_strategies()[estimator.strategy]
     tokenizer = estimator.tokenizer_
     metadata = {

@@ -355,3 +355,13 @@ def test_a_model_saved_by_the_previous_release_loads_and_predicts_the_same():
     assert loaded.predict(expected["texts"]).tolist() == expected["predict"]
     np.testing.assert_allclose(loaded.predict_proba(expected["texts"]),
                                expected["predict_proba"], rtol=1e-5)
+
+
+def test_a_backbone_given_as_a_path_object_is_saved_by_its_name(fitted_tiny, tmp_path):
+    model = fitted_tiny.model
+    fitted_tiny.set_params(model=Path(model))
+    try:
+        fitted_tiny.save(tmp_path / "saved")
+    finally:
+        fitted_tiny.set_params(model=model)
+    assert TokenSparseClassifier.load(tmp_path / "saved").model == Path(model).name
