@@ -755,13 +755,15 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
                                            machine, progress)
                 history, module = self._train(strategy, built, data, machine, progress)
                 progress.phase("statistics")
+                train_embeddings = None
                 if built.objective == "contrastive":
-                    _, embeddings = self._text_outputs(module, built.tokenizer,
-                                                       data.train_texts, machine.device,
-                                                       n_logits=len(data.classes))
-                    start_at_logistic_regression(module.head, embeddings, data.train_strata,
-                                                 data.weights[data.train_idx])
-            statistics = self._post_fit_statistics(module, built.tokenizer, data, machine)
+                    _, train_embeddings = self._text_outputs(module, built.tokenizer,
+                                                             data.train_texts, machine.device,
+                                                             n_logits=len(data.classes))
+                    start_at_logistic_regression(module.head, train_embeddings,
+                                                 data.train_strata, data.weights[data.train_idx])
+            statistics = self._post_fit_statistics(module, built.tokenizer, data, machine,
+                                                   train_embeddings)
             self._set_fitted_attributes(strategy, built, data, history, module, backbone_name,
                                         statistics)
         return self
@@ -877,15 +879,23 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
             return ()
         return callbacks
 
-    def _post_fit_statistics(self, module, tokenizer, data, machine):
-        """What fit measures on the trained model: scope statistics and held-out tunings."""
+    def _post_fit_statistics(self, module, tokenizer, data, machine, train_embeddings=None):
+        """What fit measures on the trained model: scope statistics and held-out tunings.
+
+        ``train_embeddings``: those of every training text when fit already
+        computed them (the contrastive head's), so they are not computed again.
+        """
         n_classes = len(data.classes)
         statistics = _Statistics()
         if self.oos_score == "mahalanobis" and not data.multilabel:
-            sample = data.train_idx[per_class_sample(data.train_strata, n_classes,
-                                                     GAUSSIAN_TEXTS, data.seed)]
-            _, embeddings = self._text_outputs(module, tokenizer, [data.texts[i] for i in sample],
-                                               machine.device, n_logits=n_classes)
+            rows = per_class_sample(data.train_strata, n_classes, GAUSSIAN_TEXTS, data.seed)
+            sample = data.train_idx[rows]
+            if train_embeddings is not None:
+                embeddings = train_embeddings[rows]
+            else:
+                _, embeddings = self._text_outputs(module, tokenizer,
+                                                   [data.texts[i] for i in sample],
+                                                   machine.device, n_logits=n_classes)
             statistics.gaussians = ClassGaussians.fit(embeddings, data.strata[sample], n_classes)
         tune_thresholds = data.multilabel and self.threshold == "auto"
         if data.valid_idx is None or not (self.calibrate or self.unknown_label is not None
