@@ -159,8 +159,8 @@ def label_sets(frame, name, path, separator):
     Examples
     --------
     >>> frame = pd.DataFrame({"labels": ["billing | refund", "card", None]})
-    >>> label_sets(frame, "labels", "t.csv", "|")
-    [{'billing', 'refund'}, {'card'}, set()]
+    >>> [sorted(labels) for labels in label_sets(frame, "labels", "t.csv", "|")]
+    [['billing', 'refund'], ['card'], []]
     """
     if not separator:
         raise TableError("--label-separator must not be empty; use e.g. '|' or ';'.")
