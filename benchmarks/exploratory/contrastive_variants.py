@@ -1,18 +1,21 @@
 """Exploratory variants of the contrastive objective on few-shot cells.
 
 usage: contrastive_variants.py NAME DATASETS SEEDS [key=value ...]
-keys: estimator params, or C.tau / C.group / C.lrC / C.norm (module constants / head)
+keys: estimator params, C.tau / C.group / C.lrC (contrastive constants / head),
+or TS.NAME (a constant of sklearn_tsft.strategies.token_sparse, e.g.
+TS.FULL_DEPTH_SHARE=1/8); rows go to $EXPLORE_ROWS (default /tmp/explore/rows.jsonl)
 
 Exploratory: it rewrites module constants to try variants. The rows in
 benchmarks/results/exploratory-2026-12-02/ were measured at 70aa283, run
 with ``PYTHONPATH`` set to a checkout of that commit.
 """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 import numpy as np
 from sklearn_tsft import TokenSparseClassifier
 import sklearn_tsft.contrastive as C
 import sklearn_tsft.head_init as H
+import sklearn_tsft.strategies.token_sparse as TS
 from sklearn_tsft.benchmark import read_split
 from sklearn.metrics import accuracy_score, f1_score
 
@@ -26,6 +29,7 @@ for item in kv:
         C.TEMPERATURE = v
         C.supervised_contrastive_loss.__defaults__ = (v,)
     elif k == "C.group": C.GROUP_SIZE = v
+    elif k.startswith("TS."): setattr(TS, k[3:], v)
     elif k == "C.lrC":
         from sklearn.linear_model import LogisticRegression
         orig = H.LogisticRegression
@@ -45,7 +49,8 @@ for ds in datasets.split(","):
         pred = clf.predict(Xt)
         row = {"name": name, "dataset": ds, "seed": seed, "params": {k: str(v) for k, v in params.items()},
                "kv": kv, "accuracy": accuracy_score(yt, pred), "macro_f1": f1_score(yt, pred, average="macro"),
-               "fit_s": fit_s, "objective": clf.objective_, "per_class": PER_CLASS}
+               "fit_s": fit_s, "objective": clf.objective_, "per_class": PER_CLASS,
+               "model": Path(str(params.get("model", "default"))).name}
         print(json.dumps(row), flush=True)
-        with open("/tmp/explore/rows.jsonl", "a") as f:
+        with open(os.environ.get("EXPLORE_ROWS", "/tmp/explore/rows.jsonl"), "a") as f:
             f.write(json.dumps(row) + "\n")
