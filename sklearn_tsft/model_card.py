@@ -66,7 +66,7 @@ def model_card(estimator, path, exported=False):
         ("task", "multi-label" if estimator.multilabel_ else "one label per text"),
         ("labels", str(estimator.n_classes_)),
         ("training texts", str(_n_training_texts(estimator.history_))),
-        *_validation_scores(estimator.history_),
+        *_validation_scores(estimator.history_, estimator.objective_),
         ("sklearn-tsft", __version__),
     ]
     usage = EXPORTED_USAGE if exported else SAVED_USAGE
@@ -92,10 +92,13 @@ def _n_training_texts(history):
                if "train_batch_size" in batch)
 
 
-def _validation_scores(history):
+def _validation_scores(history, objective):
+    # The loss is the one trained: under the contrastive objective it is not
+    # a cross-entropy and is not comparable with one.
+    names = {"valid_loss": f"{objective.replace('_', '-')} loss", "valid_acc": "accuracy"}
     last = history[-1]
-    return [(f"validation {name.removeprefix('valid_').replace('_', ' ')} (last epoch)",
-             f"{last[name]:.4f}") for name in ("valid_loss", "valid_acc") if name in last]
+    return [(f"validation {shown} (last epoch)", f"{last[name]:.4f}")
+            for name, shown in names.items() if name in last]
 
 
 def _label_list(classes):

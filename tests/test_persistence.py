@@ -301,6 +301,18 @@ def test_a_save_replaces_the_whole_directory(fitted_tiny, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing left beside it
 
 
+@pytest.mark.parametrize("objective", ["contrastive", "cross_entropy"])
+def test_the_model_card_names_the_validation_loss_after_the_objective(objective, tiny_params,
+                                                                      toy_data, tmp_path):
+    clf = TokenSparseClassifier(**tiny_params, objective=objective, validation_fraction=0.25)
+    clf.fit(*toy_data).save(tmp_path / "saved")
+    card = (tmp_path / "saved" / "README.md").read_text()
+    loss = {"contrastive": "contrastive", "cross_entropy": "cross-entropy"}[objective]
+    assert f"| validation {loss} loss (last epoch) | {clf.history_[-1]['valid_loss']:.4f} |" in card
+    # Accuracy is measured through the head, which a contrastive fit trains only at the end.
+    assert ("| validation accuracy (last epoch) |" in card) == (objective == "cross_entropy")
+
+
 def test_save_and_export_write_a_model_card_that_names_the_labels(fitted_tiny, tmp_path,
                                                                    toy_data):
     fitted_tiny.save(tmp_path / "saved")

@@ -2,7 +2,8 @@
 
 usage: contrastive_variants.py NAME DATASETS SEEDS [key=value ...]
 keys: estimator params, C.tau / C.group / C.lrC (contrastive constants / head),
-or TS.NAME (a constant of sklearn_tsft.strategies.token_sparse, e.g.
+SEL=contrastive (rows scored on the supervised contrastive loss instead of the
+nearest-class-mean head), or TS.NAME (a constant of sklearn_tsft.strategies.token_sparse, e.g.
 TS.FULL_DEPTH_SHARE=1/8); rows go to $EXPLORE_ROWS (default /tmp/explore/rows.jsonl)
 
 Exploratory: it rewrites module constants to try variants. The rows in
@@ -30,6 +31,15 @@ for item in kv:
         C.supervised_contrastive_loss.__defaults__ = (v,)
     elif k == "C.group": C.GROUP_SIZE = v
     elif k.startswith("TS."): setattr(TS, k[3:], v)
+    elif k == "SEL" and v == "contrastive":
+        # row_sensitivity's logits become 20 x the pooled embeddings (identity
+        # "prototypes") and its cross-entropy the contrastive loss of them.
+        import types, torch
+        import sklearn_tsft.strategies.token_sparse.selection as SELECTION
+        SELECTION.class_prototypes = lambda encoder, batches, n: torch.eye(encoder.config.hidden_size)
+        SELECTION.F = types.SimpleNamespace(
+            normalize=SELECTION.F.normalize,
+            cross_entropy=lambda z, labels: C.supervised_contrastive_loss(z, labels).mean())
     elif k == "C.lrC":
         from sklearn.linear_model import LogisticRegression
         orig = H.LogisticRegression
