@@ -103,7 +103,7 @@ def _check_class_weight_values(class_weight):
 # bounded whatever the text's length.
 OCCLUSION_BATCH = 256
 # average=True: the share of the optimizer steps before the averaged ones.
-# After token_sparse's depth schedule narrows (a quarter of the steps), so
+# After token_sparse's depth schedule narrows (at most a quarter of the steps), so
 # the averaged parameters stay the same.
 AVERAGED_SHARE = 1 / 2
 
@@ -226,7 +226,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
         where most of the training time is saved. ``None``: all blocks,
         and the task tokens' embedding rows train too. ``"auto"`` (the
         depth schedule): all blocks and the task tokens' embedding rows for
-        the first quarter of the optimizer steps, then the top sixth of the
+        the first 1.5 / n_blocks of the optimizer steps, at most a quarter
+        (a quarter on 6 blocks, an eighth on 12), then the top sixth of the
         blocks only, at least one (the rows below are merged, frozen and
         cached). The schedule is off, with a warning, when
         ``early_stopping`` is set or under Accelerate, and without one when

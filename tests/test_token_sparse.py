@@ -320,6 +320,39 @@ def test_auto_depth_trains_every_block_first_then_only_the_top(tiny_backbone, da
                            pretrained.get_input_embeddings().weight[rows])
 
 
+def test_auto_depth_trains_a_12_block_encoder_at_full_depth_for_an_eighth_of_the_steps(
+        tiny_backbone, tmp_path, data, monkeypatch):
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from sklearn_tsft.strategies.token_sparse import TokenSparse
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_backbone)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=12,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    switches, views = [], []
+    callbacks, narrow = TokenSparse.training_callbacks, TokenSparse.narrow
+
+    def spy_callbacks(self, n_steps):
+        made = callbacks(self, n_steps)
+        switches.extend((n_steps, callback.step) for _, callback in made)
+        return made
+
+    def spy_narrow(self, module):
+        views.append(narrow(self, module))
+        return views[-1]
+
+    monkeypatch.setattr(TokenSparse, "training_callbacks", spy_callbacks)
+    monkeypatch.setattr(TokenSparse, "narrow", spy_narrow)
+    sparse(str(tmp_path), max_epochs=8, sparsity=0.2).fit(*data)
+    [(n_steps, step)] = switches
+    assert step == round(n_steps / 8) and step > 1
+    [view] = views
+    assert view.first_trained == 10  # the top sixth: 2 of 12 blocks
+
+
 def test_depth_switch_comes_after_its_number_of_training_steps():
     from types import SimpleNamespace
 

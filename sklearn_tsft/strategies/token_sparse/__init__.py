@@ -37,10 +37,15 @@ from .task_tokens import (
 # rankings, few enough to cost a small fraction of one epoch.
 SELECTION_TEXTS = 256
 SELECTION_BATCH_SIZE = 32
-# n_layers="auto": the share of the optimizer steps trained at full depth,
-# and the share of the blocks (at least one) that train after it, when the
-# lower ones are merged, frozen and cached.
-FULL_DEPTH_SHARE = 1 / 4
+# n_layers="auto": the optimizer steps trained at full depth are
+# FULL_DEPTH_BLOCKS / n_blocks of them, at most MAX_FULL_DEPTH_SHARE (a
+# quarter on MiniLM's 6 blocks, an eighth on MPNet's 12, whose lower blocks
+# adapted for a quarter cost up to 6 points; docs/method.md, "The depth
+# schedule on 12 blocks"). After them, the top NARROWED_BLOCKS_SHARE of the
+# blocks (at least one) train while the lower ones are merged, frozen and
+# cached.
+FULL_DEPTH_BLOCKS = 1.5
+MAX_FULL_DEPTH_SHARE = 1 / 4
 NARROWED_BLOCKS_SHARE = 1 / 6
 
 
@@ -59,6 +64,17 @@ class NarrowAfterStep(Callback):
             self.steps_done_ += 1
             if self.steps_done_ == self.step:
                 net.module_ = self.narrow(net.module_)
+
+
+def full_depth_share(n_blocks):
+    """Share of the optimizer steps that ``n_layers="auto"`` trains at full depth.
+
+    Examples
+    --------
+    >>> full_depth_share(6), full_depth_share(12), full_depth_share(2)
+    (0.25, 0.125, 0.25)
+    """
+    return min(MAX_FULL_DEPTH_SHARE, FULL_DEPTH_BLOCKS / n_blocks)
 
 
 def min_count(n_texts):
@@ -186,7 +202,7 @@ class TokenSparse(Strategy):
         return with_frozen_block_cache(module, first_trained)
 
     def training_callbacks(self, n_steps):
-        step = max(1, round(FULL_DEPTH_SHARE * n_steps))
+        step = max(1, round(full_depth_share(len(self._block_names)) * n_steps))
         if self._narrowed_depth is None or step >= n_steps or not self._rows_above_narrowing():
             return []
         return [("depth_schedule", NarrowAfterStep(step, self.narrow))]
