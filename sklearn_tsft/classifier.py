@@ -758,9 +758,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
                 progress.phase("statistics")
                 train_embeddings = None
                 if built.objective == "contrastive":
-                    _, train_embeddings = self._text_outputs(module, built.tokenizer,
-                                                             data.train_texts, machine.device,
-                                                             n_logits=len(data.classes))
+                    _, train_embeddings = self._outputs_at(module, built.tokenizer, data,
+                                                           data.train_idx, machine.device)
                     start_at_logistic_regression(module.head, train_embeddings,
                                                  data.train_strata, data.weights[data.train_idx])
             statistics = self._post_fit_statistics(module, built.tokenizer, data, machine,
@@ -894,17 +893,15 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
             if train_embeddings is not None:
                 embeddings = train_embeddings[rows]
             else:
-                _, embeddings = self._text_outputs(module, tokenizer,
-                                                   [data.texts[i] for i in sample],
-                                                   machine.device, n_logits=n_classes)
+                _, embeddings = self._outputs_at(module, tokenizer, data, sample,
+                                                 machine.device)
             statistics.gaussians = ClassGaussians.fit(embeddings, data.strata[sample], n_classes)
         tune_thresholds = data.multilabel and self.threshold == "auto"
         if data.valid_idx is None or not (self.calibrate or self.unknown_label is not None
                                           or tune_thresholds):
             return statistics
-        valid_logits, valid_embeddings = self._text_outputs(
-            module, tokenizer, [data.texts[i] for i in data.valid_idx], machine.device,
-            n_logits=n_classes)
+        valid_logits, valid_embeddings = self._outputs_at(module, tokenizer, data,
+                                                          data.valid_idx, machine.device)
         valid_targets = data.targets[data.valid_idx]
         if self.calibrate:
             statistics.temperature = fit_temperature(valid_logits, valid_targets)
@@ -987,9 +984,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
         n_classes = module.head.out_features
         sample = data.train_idx[per_class_sample(data.train_strata, n_classes, PROTOTYPE_TEXTS,
                                                  data.seed)]
-        _, embeddings = self._text_outputs(module.eval(), tokenizer,
-                                           [data.texts[i] for i in sample], device,
-                                           n_logits=n_classes)
+        _, embeddings = self._outputs_at(module.eval(), tokenizer, data, sample, device)
         module.train()
         start_at_prototypes(module.head, embeddings, data.strata[sample], n_classes)
 
@@ -999,6 +994,11 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
 
     def _long_text_policy(self, tokenizer):
         return long_text_policy(self.long_text, tokenizer, self.stride, self.chunk_pooling)
+
+    def _outputs_at(self, module, tokenizer, data, indices, device):
+        """Logits and pooled embeddings of the fit's texts at ``indices``, from one pass."""
+        return self._text_outputs(module, tokenizer, [data.texts[i] for i in indices], device,
+                                  n_logits=len(data.classes))
 
     def _text_outputs(self, module, tokenizer, texts, device, n_logits=None, progress=False):
         # With n_logits: (logits, pooled embeddings), from one pass. Inside
