@@ -373,7 +373,9 @@ def _cell(row, n_seeds):
     # Rows fitted with fewer seeds than the others (an interrupted run) say so.
     fewer = f", {row.n_seeds} seeds" if 1 < row.n_seeds < n_seeds else ""
     capped = "" if pd.isna(row.max_steps) else f", {row.max_steps:.0f} steps"
-    return f"{100 * row.score:.1f}{std} ({row.fit_ratio:.2f}x{fewer}{capped})"
+    # A cell without a full-finetuning row has no ratio to show.
+    ratio = "no full row" if pd.isna(row.fit_ratio) else f"{row.fit_ratio:.2f}x"
+    return f"{100 * row.score:.1f}{std} ({ratio}{fewer}{capped})"
 
 
 def markdown(summary, runs):
