@@ -36,17 +36,13 @@ def make_texts(n_per_class, seed=0, classes=("card", "refund")):
     return [texts[i] for i in order], np.array(labels)[order]
 
 
-@functools.lru_cache(maxsize=None)
-def tiny_backbone_dir():
-    """Build (once per process) a 2-layer, 32-hidden BERT with MiniLM's tokenizer."""
-    path = tempfile.mkdtemp(prefix="tsft_tiny_bert_")
-    # Child processes that are handed the path finish before this one.
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
+def save_tiny_bert(path, num_hidden_layers=2):
+    """Save a 32-hidden BERT with MiniLM's tokenizer at ``path``; return ``path``."""
     tokenizer = AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,
-        num_hidden_layers=2,
+        num_hidden_layers=num_hidden_layers,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=128,
@@ -55,6 +51,15 @@ def tiny_backbone_dir():
     BertModel(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_backbone_dir():
+    """Build (once per process) the 2-layer tiny BERT of :func:`save_tiny_bert`."""
+    path = tempfile.mkdtemp(prefix="tsft_tiny_bert_")
+    # Child processes that are handed the path finish before this one.
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return save_tiny_bert(path)
 
 
 def block_import(monkeypatch, module_name):

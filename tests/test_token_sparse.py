@@ -19,7 +19,7 @@ from sklearn_tsft.strategies.token_sparse.task_tokens import (
 )
 from sklearn_tsft._data import TextTokenizer
 
-from .helpers import make_texts
+from .helpers import make_texts, save_tiny_bert
 
 
 @pytest.fixture(scope="module")
@@ -321,17 +321,10 @@ def test_auto_depth_trains_every_block_first_then_only_the_top(tiny_backbone, da
 
 
 def test_auto_depth_trains_a_12_block_encoder_at_full_depth_for_an_eighth_of_the_steps(
-        tiny_backbone, tmp_path, data, monkeypatch):
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
+        tmp_path, data, monkeypatch):
     from sklearn_tsft.strategies.token_sparse import TokenSparse
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_backbone)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=12,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    save_tiny_bert(tmp_path, num_hidden_layers=12)
     switches, views = [], []
     callbacks, narrow = TokenSparse.training_callbacks, TokenSparse.narrow
 
