@@ -3,7 +3,9 @@
 usage: contrastive_variants.py NAME DATASETS SEEDS [key=value ...]
 keys: estimator params, C.tau / C.group / C.lrC (contrastive constants / head),
 SEL=contrastive (rows scored on the supervised contrastive loss instead of the
-nearest-class-mean head), or TS.NAME (a constant of sklearn_tsft.strategies.token_sparse, e.g.
+nearest-class-mean head), SWA.lr_share=S (with average=True: the rate
+decays linearly to S x its peak by the first averaged step and stays there,
+SWA's constant rate, instead of decaying to 0), or TS.NAME (a constant of sklearn_tsft.strategies.token_sparse, e.g.
 TS.FULL_DEPTH_SHARE=1/8); rows go to $EXPLORE_ROWS (default /tmp/explore/rows.jsonl)
 
 Exploratory: it rewrites module constants to try variants. The rows in
@@ -40,6 +42,20 @@ for item in kv:
         SELECTION.F = types.SimpleNamespace(
             normalize=SELECTION.F.normalize,
             cross_entropy=lambda z, labels: C.supervised_contrastive_loss(z, labels).mean())
+    elif k == "SWA.lr_share":
+        import sklearn_tsft.classifier as K
+        import sklearn_tsft.training as T
+        from torch.optim.lr_scheduler import LambdaLR
+        def constant_tail(optimizer, num_warmup_steps, num_training_steps, share=v):
+            start = round(K.AVERAGED_SHARE * num_training_steps)
+            def factor(step):
+                if step < num_warmup_steps:
+                    return step / max(1, num_warmup_steps)
+                if step >= start:
+                    return share
+                return 1 - (1 - share) * (step - num_warmup_steps) / max(1, start - num_warmup_steps)
+            return LambdaLR(optimizer, factor)
+        T.get_linear_schedule_with_warmup = constant_tail
     elif k == "C.lrC":
         from sklearn.linear_model import LogisticRegression
         orig = H.LogisticRegression
