@@ -77,6 +77,17 @@ def full_depth_share(n_blocks):
     return min(MAX_FULL_DEPTH_SHARE, FULL_DEPTH_BLOCKS / n_blocks)
 
 
+def narrowed_block_count(n_blocks):
+    """Top blocks that ``n_layers="auto"`` still trains after the full-depth steps.
+
+    Examples
+    --------
+    >>> narrowed_block_count(6), narrowed_block_count(12), narrowed_block_count(2)
+    (1, 2, 1)
+    """
+    return max(1, round(NARROWED_BLOCKS_SHARE * n_blocks))
+
+
 def min_count(n_texts):
     """Texts a word must appear in to count as a task token.
 
@@ -159,8 +170,8 @@ class TokenSparse(Strategy):
         # "auto" starts at full depth and narrows later (training_callbacks).
         lowest = lowest_trained_block(None if self.n_layers == "auto" else self.n_layers,
                                       len(blocks))
-        narrowed_blocks = max(1, round(NARROWED_BLOCKS_SHARE * len(blocks)))
-        self._narrowed_depth = (lowest_trained_block(narrowed_blocks, len(blocks))
+        narrowed = narrowed_block_count(len(blocks))
+        self._narrowed_depth = (lowest_trained_block(narrowed, len(blocks))
                                 if self.n_layers == "auto" else None)
         layers = {}
         for name, layer in linear_layers(encoder).items():
