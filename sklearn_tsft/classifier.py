@@ -1000,7 +1000,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
         return self._text_outputs(module, tokenizer, [data.texts[i] for i in indices], device,
                                   n_logits=len(data.classes))
 
-    def _text_outputs(self, module, tokenizer, texts, device, n_logits=None, progress=False):
+    def _text_outputs(self, module, tokenizer, texts, device, n_logits=None,
+                      show_progress=False):
         # With n_logits: (logits, pooled embeddings), from one pass. Inside
         # fit, the fit's own bar shows the progress.
         outputs = self._long_text_policy(tokenizer).logits(
@@ -1010,7 +1011,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
             batch_size=self.batch_size,
             device=device,
             precision=resolve_precision(self.precision, device),
-            progress=progress,
+            show_progress=show_progress,
         ).astype(np.float64)
         return outputs if n_logits is None else (outputs[:, :n_logits], outputs[:, n_logits:])
 
@@ -1018,13 +1019,13 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
         check_is_fitted(self)
         return self._text_outputs(self.module_, self.tokenizer_, check_texts(X),
                                   inference_device(self.device),
-                                  progress=self.verbose > 0) / self.temperature_
+                                  show_progress=self.verbose > 0) / self.temperature_
 
     def _logits_and_embeddings(self, X):
         check_is_fitted(self)
         logits, embeddings = self._text_outputs(
             self.module_, self.tokenizer_, check_texts(X), inference_device(self.device),
-            n_logits=self.n_classes_, progress=self.verbose > 0)
+            n_logits=self.n_classes_, show_progress=self.verbose > 0)
         return logits / self.temperature_, embeddings
 
     def _logits_and_scope_scores(self, X):

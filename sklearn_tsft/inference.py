@@ -14,7 +14,7 @@ from ._device import autocast
 
 
 def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, precision,
-                   progress=False):
+                   show_progress=False):
     """Logits of a module for already tokenized texts, in input order.
 
     Texts are sorted by length so each batch pads little, and the rows are
@@ -33,7 +33,7 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
     batch_size : int
     device : str
     precision : {"fp32", "bf16"}
-    progress : bool, default=False
+    show_progress : bool, default=False
         Show a progress bar over the batches (on stderr).
 
     Returns
@@ -58,7 +58,7 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
             module.eval()
         try:
             chunks = _batched_logits(module, input_ids, order, pad_token_id, batch_size,
-                                     device, precision, progress)
+                                     device, precision, show_progress)
         finally:
             if switched:
                 module.train(was_training)
@@ -71,11 +71,11 @@ def predict_logits(module, input_ids, *, pad_token_id, batch_size, device, preci
 
 
 def _batched_logits(module, input_ids, order, pad_token_id, batch_size, device, precision,
-                    progress):
+                    show_progress):
     chunks = []
     with torch.inference_mode(), autocast(device, precision):
         starts = range(0, len(order), batch_size)
-        for start in tqdm(starts, disable=not progress, file=sys.stderr, desc="predict"):
+        for start in tqdm(starts, disable=not show_progress, file=sys.stderr, desc="predict"):
             batch = [input_ids[i] for i in order[start : start + batch_size]]
             padded, mask = pad_batch(batch, pad_token_id)
             logits = module(input_ids=padded.to(device), attention_mask=mask.to(device))
