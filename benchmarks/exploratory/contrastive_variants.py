@@ -46,7 +46,8 @@ for item in kv:
         import sklearn_tsft.classifier as K
         import sklearn_tsft.training as T
         from torch.optim.lr_scheduler import LambdaLR
-        def constant_tail(optimizer, num_warmup_steps, num_training_steps, share=v):
+        def constant_tail(optimizer, num_warmup_steps, num_training_steps, last_epoch=-1,
+                          share=v):
             start = round(K.AVERAGED_SHARE * num_training_steps)
             def factor(step):
                 if step < num_warmup_steps:
@@ -54,7 +55,7 @@ for item in kv:
                 if step >= start:
                     return share
                 return 1 - (1 - share) * (step - num_warmup_steps) / max(1, start - num_warmup_steps)
-            return LambdaLR(optimizer, factor)
+            return LambdaLR(optimizer, factor, last_epoch=last_epoch)
         T.get_linear_schedule_with_warmup = constant_tail
     elif k == "C.lrC":
         from sklearn.linear_model import LogisticRegression
