@@ -48,7 +48,8 @@ for item in kv:
         from torch.optim.lr_scheduler import LambdaLR
         def constant_tail(optimizer, num_warmup_steps, num_training_steps, last_epoch=-1,
                           share=v):
-            start = round(K.AVERAGED_SHARE * num_training_steps)
+            # The scheduler's step count when the first averaged step runs.
+            start = K.TokenSparseClassifier(average=True)._average_from(num_training_steps) - 1
             def factor(step):
                 if step < num_warmup_steps:
                     return step / max(1, num_warmup_steps)
