@@ -53,7 +53,7 @@ from .backbone import (
     resolve_model,
 )
 from .calibration import fit_temperature
-from .contrastive import OBJECTIVES, resolve_objective
+from .contrastive import OBJECTIVES, resolve_objective, switch_off_dropout
 from .exceptions import FitInterrupted
 from .head_init import PROTOTYPE_TEXTS, start_at_logistic_regression, start_at_prototypes
 from .long_texts import CHUNK_POOLINGS, long_text_policy
@@ -263,7 +263,9 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
         a supervised contrastive loss on the pooled embeddings (texts of a
         class pulled together, of other classes apart, within each batch),
         after which the head is set to a logistic regression on the adapted
-        embeddings of the training texts, as SetFit does; it suits few texts
+        embeddings of the training texts, as SetFit does (the backbone
+        trains with its dropout off: with it the seeds of a few-shot fit
+        spread further, see ``docs/method.md``); it suits few texts
         per class, where cross-entropy through a head soon reaches zero on
         the training texts. ``"auto"``: contrastive when the median class
         has at most 32 training texts, else cross-entropy (chosen by
@@ -818,6 +820,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
         if objective == "contrastive":
             # The backbone trains on embeddings; the head is fitted after it.
             module.head = trained.head = torch.nn.Identity()
+            switch_off_dropout(module.encoder)
         n_trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
         n_trainable += n_head if objective == "contrastive" else 0
         return _BuiltModel(tokenizer, policy, pooling, module, head, trained, objective,

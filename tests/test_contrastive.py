@@ -97,8 +97,47 @@ def test_contrastive_fit_gathers_classes_and_classifies(tiny_params, strategy):
     trained.fit(texts, labels)
     assert trained.objective_ == "contrastive"
     assert _separation(trained, texts, labels) > _separation(untrained, texts, labels) + 0.5
-    assert trained.score(texts, labels) == 1.0
+    assert trained.score(texts, labels) > untrained.score(texts, labels)
     np.testing.assert_allclose(trained.predict_proba(texts).sum(axis=1), 1, rtol=1e-6)
+
+
+def _fit_recording(clf, texts, labels, recorder):
+    """Fit ``clf`` with ``recorder`` as the first callback of its net (not a clone)."""
+    original = training.build_net
+
+    def with_recorder(*args, **kwargs):
+        net = original(*args, **kwargs)
+        # First: it sees each step before any other callback acts on it.
+        net.callbacks.insert(0, ("record", recorder))
+        return net
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(classifier_module, "build_net", with_recorder)
+        clf.fit(texts, labels)
+
+
+class RecordDropout(Callback):
+    """The dropout rates in the encoder as each training step begins."""
+
+    rates = ()
+
+    def on_batch_begin(self, net, training=None, **kwargs):
+        if training:
+            self.rates = {*self.rates, *(m.p for m in net.module_.encoder.modules()
+                                         if isinstance(m, torch.nn.Dropout))}
+
+
+@pytest.mark.parametrize("strategy", ["token_sparse", "full"])
+@pytest.mark.parametrize("objective, expected", [("contrastive", {0.0}),
+                                                 ("cross_entropy", {0.1})])
+def test_only_the_contrastive_objective_trains_without_dropout(tiny_params, strategy,
+                                                               objective, expected):
+    texts, labels = make_texts(5)
+    record = RecordDropout()
+    clf = TokenSparseClassifier(**{**tiny_params, "strategy": strategy}, objective=objective)
+    _fit_recording(clf, texts, labels, record)
+    # The tiny BERT's config sets 0.1 for the hidden states and the attention.
+    assert record.rates == expected
 
 
 def test_auto_picks_contrastive_for_few_texts_per_class_and_persists(tiny_params, tmp_path):
@@ -151,17 +190,7 @@ def test_average_ends_at_the_mean_of_the_averaged_iterates(tiny_params):
             if training:
                 iterates.append(net.module_.head.weight.detach().clone())
 
-    original = training.build_net
-
-    def with_recorder(*args, **kwargs):
-        net = original(*args, **kwargs)
-        # Before the average: it reads each step's weights as the recorder does.
-        net.callbacks.insert(0, ("record", Record()))
-        return net
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(classifier_module, "build_net", with_recorder)
-        clf.fit(texts, labels)
+    _fit_recording(clf, texts, labels, Record())
     start = clf._average_from(len(iterates))
     expected = torch.stack(iterates[start - 1:]).mean(dim=0)
     torch.testing.assert_close(clf.module_.head.weight, expected)

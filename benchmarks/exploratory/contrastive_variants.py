@@ -5,7 +5,9 @@ keys: estimator params, C.tau / C.group / C.lrC (contrastive constants / head),
 SEL=contrastive (rows scored on the supervised contrastive loss instead of the
 nearest-class-mean head), SWA.lr_share=S (with average=True: the rate
 decays linearly to S x its peak by the first averaged step and stays there,
-SWA's constant rate, instead of decaying to 0), or TS.NAME (a constant of sklearn_tsft.strategies.token_sparse, e.g.
+SWA's constant rate, instead of decaying to 0), DROP=off (every dropout
+of the backbone at 0) or DROP=narrowed (at 0 during the full-depth steps,
+back on once the schedule narrows to the top blocks), or TS.NAME (a constant of sklearn_tsft.strategies.token_sparse, e.g.
 TS.FULL_DEPTH_SHARE=1/8); rows go to $EXPLORE_ROWS (default /tmp/explore/rows.jsonl)
 
 Exploratory: it rewrites module constants to try variants. The rows in
@@ -15,6 +17,7 @@ with ``PYTHONPATH`` set to a checkout of that commit.
 import json, os, sys, time
 from pathlib import Path
 import numpy as np
+import torch
 from sklearn_tsft import TokenSparseClassifier
 import sklearn_tsft.contrastive as C
 import sklearn_tsft.head_init as H
@@ -58,6 +61,25 @@ for item in kv:
                 return 1 - (1 - share) * (step - num_warmup_steps) / max(1, start - num_warmup_steps)
             return LambdaLR(optimizer, factor, last_epoch=last_epoch)
         T.get_linear_schedule_with_warmup = constant_tail
+    elif k == "DROP":
+        import sklearn_tsft.classifier as K
+        load, step_end = K.load_backbone, TS.NarrowAfterStep.on_batch_end
+        rates = {}  # the current fit's dropout modules and their rates
+        def without_dropout(model, verbose=0):
+            tokenizer, encoder, backbone = load(model, verbose)
+            rates.clear()
+            rates.update({m: m.p for m in encoder.modules() if isinstance(m, torch.nn.Dropout)})
+            for m in rates:
+                m.p = 0.0
+            return tokenizer, encoder, backbone
+        def restore_on_narrowing(self, net, training=None, **kwargs):
+            if training and self.steps_done_ + 1 == self.step:
+                for m, p in rates.items():
+                    m.p = p
+            step_end(self, net, training=training, **kwargs)
+        K.load_backbone = without_dropout
+        if v == "narrowed":
+            TS.NarrowAfterStep.on_batch_end = restore_on_narrowing
     elif k == "C.lrC":
         from sklearn.linear_model import LogisticRegression
         orig = H.LogisticRegression
