@@ -127,7 +127,7 @@ class RecordDropout(Callback):
                                          if isinstance(m, torch.nn.Dropout))}
 
 
-@pytest.mark.parametrize("strategy", ["token_sparse", "full"])
+@pytest.mark.parametrize("strategy", ["token_sparse", "full", "lora"])
 @pytest.mark.parametrize("objective, expected", [("contrastive", {0.0}),
                                                  ("cross_entropy", {0.1})])
 def test_only_the_contrastive_objective_trains_without_dropout(tiny_params, strategy,
@@ -136,7 +136,8 @@ def test_only_the_contrastive_objective_trains_without_dropout(tiny_params, stra
     record = RecordDropout()
     clf = TokenSparseClassifier(**{**tiny_params, "strategy": strategy}, objective=objective)
     _fit_recording(clf, texts, labels, record)
-    # The tiny BERT's config sets 0.1 for the hidden states and the attention.
+    # The tiny BERT's config sets 0.1 for the hidden states and the attention,
+    # as lora_dropout's default does for the adapters.
     assert record.rates == expected
 
 
