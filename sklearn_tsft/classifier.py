@@ -264,8 +264,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
         class pulled together, of other classes apart, within each batch),
         after which the head is set to a logistic regression on the adapted
         embeddings of the training texts, as SetFit does (the backbone
-        trains with its dropout off: with it the seeds of a few-shot fit
-        spread further, see ``docs/method.md``); it suits few texts
+        trains with its dropout off, measured better on the packaged
+        MiniLM, see ``docs/method.md``); it suits few texts
         per class, where cross-entropy through a head soon reaches zero on
         the training texts. ``"auto"``: contrastive when the median class
         has at most 32 training texts, else cross-entropy (chosen by
