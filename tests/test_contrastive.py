@@ -119,12 +119,13 @@ def _fit_recording(clf, texts, labels, recorder):
 class RecordDropout(Callback):
     """The dropout rates in the encoder as each training step begins."""
 
-    rates = ()
+    def __init__(self):
+        self.rates = set()
 
     def on_batch_begin(self, net, training=None, **kwargs):
         if training:
-            self.rates = {*self.rates, *(m.p for m in net.module_.encoder.modules()
-                                         if isinstance(m, torch.nn.Dropout))}
+            self.rates.update(m.p for m in net.module_.encoder.modules()
+                              if isinstance(m, torch.nn.Dropout))
 
 
 @pytest.mark.parametrize("strategy", ["token_sparse", "full", "lora"])

@@ -62,6 +62,9 @@ for item in kv:
             return LambdaLR(optimizer, factor, last_epoch=last_epoch)
         T.get_linear_schedule_with_warmup = constant_tail
     elif k == "DROP":
+        # Its rows ran at f36bd52, before the package trained contrastive fits
+        # without dropout (9202be0); so it zeroes the rates itself, and since
+        # 9202be0 DROP=off is the default and DROP=narrowed still restores them.
         import sklearn_tsft.classifier as K
         load, step_end = K.load_backbone, TS.NarrowAfterStep.on_batch_end
         rates = {}  # the current fit's dropout modules and their rates
