@@ -300,7 +300,9 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
         Peak learning rate of the backbone's trainable parameters (AdamW).
         ``"auto"`` takes the strategy's own default: 2e-4 for ``"full"``
         and ``"layers"``, 1e-3 for ``"token_sparse"``, whose deltas start at
-        zero (see ``docs/method.md``), 5e-3 for ``"bitfit"``, whose biases
+        zero, on encoders up to 384 wide and 1e-3 x sqrt(384 / width) on
+        wider ones (7.1e-4 on a 768-wide base encoder; see
+        ``docs/method.md``), 5e-3 for ``"bitfit"``, whose biases
         are few, 1e-3 for ``"lora"`` and 1e-2 for ``"prefix"``, as in peft's
         examples.
     head_lr : float, default=1e-2
@@ -853,7 +855,8 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
             n_train=len(data.train_idx), n_classes=len(data.classes),
             multilabel=data.multilabel, valid_dataset=built.valid_data,
             collate=built.policy.collate,
-            backbone_lr=strategy.default_lr if self.lr == "auto" else self.lr,
+            backbone_lr=(strategy.learning_rate(built.module.encoder) if self.lr == "auto"
+                         else self.lr),
             head_lr=self.head_lr, weight_decay=self.weight_decay,
             warmup_ratio=self.warmup_ratio, batch_size=self.batch_size, max_epochs=max_epochs,
             early_stopping=self.early_stopping, device=machine.device,

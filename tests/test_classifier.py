@@ -429,6 +429,27 @@ def test_head_lr_reaches_the_optimizer_in_every_strategy(tiny_params, toy_data, 
     assert all(lr == 0.001 for lr, params in groups if not params & head)
 
 
+def test_auto_lr_of_token_sparse_shrinks_with_the_encoder_width(tiny_params, toy_data,
+                                                               monkeypatch):
+    from sklearn_tsft.strategies import token_sparse
+
+    rates = []
+
+    class RecordingAdamW(torch.optim.AdamW):
+        def __init__(self, params, **kwargs):
+            super().__init__(params, **kwargs)
+            rates.append(kwargs["lr"])
+
+    monkeypatch.setattr(torch.optim, "AdamW", RecordingAdamW)
+    params = dict(tiny_params, max_epochs=1, objective="cross_entropy")
+    TokenSparseClassifier(**params).fit(*toy_data)
+    # The tiny backbone is 32 wide; as if the rate had been tuned at 8 wide.
+    monkeypatch.setattr(token_sparse, "REFERENCE_WIDTH", 8)
+    TokenSparseClassifier(**params).fit(*toy_data)
+    TokenSparseClassifier(**params, lr=0.003).fit(*toy_data)
+    assert rates == [pytest.approx(1e-3), pytest.approx(5e-4), 0.003]
+
+
 def test_head_starts_at_the_class_prototypes(tiny_params, toy_data):
     from sklearn_tsft.head_init import start_at_prototypes
 

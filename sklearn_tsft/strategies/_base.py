@@ -46,7 +46,8 @@ class Strategy:
     A strategy only stores the estimator parameters it reads (declared in
     ``parameters`` as :class:`Parameter`; the estimator has checked them).
     Subclasses set the
-    backbone learning rate that ``lr="auto"`` stands for, and whether the
+    backbone learning rate that ``lr="auto"`` stands for (``default_lr``, or
+    :meth:`learning_rate` where it depends on the backbone), and whether the
     trained module is a plain backbone plus head (``mergeable``).
     """
 
@@ -59,6 +60,10 @@ class Strategy:
     def __init__(self, **params):
         for parameter in self.parameters:
             setattr(self, parameter.name, params[parameter.name])
+
+    def learning_rate(self, encoder):
+        """The backbone learning rate that ``lr="auto"`` stands for on ``encoder``."""
+        return self.default_lr
 
     def build_tokenizer(self, tokenizer, encoder, texts, labels, max_length):
         """Return the :class:`~sklearn_tsft._data.TextTokenizer` of this fit."""

@@ -9,6 +9,7 @@
    into the dense weights when training ends.
 """
 
+import math
 import numbers
 import warnings
 
@@ -47,6 +48,11 @@ SELECTION_BATCH_SIZE = 32
 FULL_DEPTH_BLOCKS = 1.5
 MAX_FULL_DEPTH_SHARE = 1 / 4
 NARROWED_BLOCKS_SHARE = 1 / 6
+# lr="auto": TokenSparse.default_lr on encoders up to REFERENCE_WIDTH wide
+# (MiniLM's 384, where it was tuned), shrinking as 1 / sqrt(width) on wider
+# ones: 7.1e-4 on MPNet's 768, where 1e-3 sits near the edge at 20 texts
+# (docs/method.md, "The deltas' learning rate on 12 blocks").
+REFERENCE_WIDTH = 384
 
 
 class NarrowAfterStep(Callback):
@@ -88,6 +94,17 @@ def narrowed_block_count(n_blocks):
     return max(1, round(NARROWED_BLOCKS_SHARE * n_blocks))
 
 
+def width_scale(hidden_size):
+    """Factor on the deltas' default learning rate for an encoder this wide.
+
+    Examples
+    --------
+    >>> width_scale(384), round(width_scale(768), 3), width_scale(32)
+    (1.0, 0.707, 1.0)
+    """
+    return min(1.0, math.sqrt(REFERENCE_WIDTH / hidden_size))
+
+
 def min_count(n_texts):
     """Texts a word must appear in to count as a task token.
 
@@ -105,9 +122,9 @@ class TokenSparse(Strategy):
     """Token-driven sparse finetuning (see module docstring)."""
 
     # Deltas start at zero and are few: a larger step than end-to-end
-    # finetuning's. 1e-3 measured best of 2e-4..5e-3 once the head trained at
-    # its own head_lr (docs/benchmarks.md); 5e-3 had been tuned while the head
-    # shared the deltas' rate.
+    # finetuning's. 1e-3 measured best of 2e-4..5e-3 on MiniLM once the head
+    # trained at its own head_lr (docs/method.md); 5e-3 had been tuned while
+    # the head shared the deltas' rate.
     default_lr = 1e-3
     parameters = (
         Parameter("sparsity", 0.05, Interval(numbers.Real, 0, 1, closed="right"),
@@ -120,6 +137,9 @@ class TokenSparse(Strategy):
                   "where rows are chosen (auto: the depth schedule; None: every block "
                   "throughout; k: the top k blocks)"),
     )
+
+    def learning_rate(self, encoder):
+        return self.default_lr * width_scale(encoder.config.hidden_size)
 
     def build_tokenizer(self, tokenizer, encoder, texts, labels, max_length):
         groups, scores, counts = discover_task_tokens(
