@@ -2,7 +2,8 @@
 
 skorch runs the loop, the callbacks (LR schedule, early stopping, progress
 bar, history) and device placement. What is specific to text lives here:
-batches padded to their longest text, sample weights carried through the
+batches padded to their longest text (on a CPU, passed through the module
+in groups of texts of similar length), sample weights carried through the
 batch into the loss, bf16 autocast, and an interrupted fit surfacing as an
 error instead of skorch's "stop and keep the model".
 """
@@ -22,6 +23,7 @@ from skorch.utils import to_tensor
 from torch.optim.swa_utils import get_swa_avg_fn
 from transformers import get_linear_schedule_with_warmup
 
+from ._data import batch_length_groups
 from ._device import autocast
 from ._optional import import_optional
 from .contrastive import ClassGroupedOrder, supervised_contrastive_loss
@@ -116,10 +118,34 @@ class TextClassifierNet(NeuralNetClassifier):
         owner = inputs.pop("window_owner", None)
         # The batch's device, not self.device: under Accelerate that is None.
         with autocast(inputs["input_ids"].device, self.precision):
-            logits = self.module_(**inputs, **fit_params).float()
+            logits = self._forward_in_length_groups(inputs, fit_params).float()
         if owner is None:
             return logits
         return combine_windows(logits, owner, len(x["sample_weight"]), self.chunk_pooling)
+
+    def _forward_in_length_groups(self, inputs, fit_params):
+        """The module's outputs for a right-padded batch, rows in the batch's order.
+
+        On a CPU the rows go through the module in groups of similar length
+        (:func:`~sklearn_tsft._data.length_groups`), each padded only to its
+        own longest text; every row's output is what one pass over the whole
+        batch gives (the attention mask keeps padding out of every row), and
+        the loss still sees the whole batch at once.
+        """
+        mask = inputs["attention_mask"]
+        groups = (batch_length_groups(mask) if getattr(self.module_, "length_grouped", False)
+                  else None)
+        if groups is None:
+            return self.module_(**inputs, **fit_params)
+        outputs = []
+        for rows in groups:
+            rows = torch.as_tensor(rows)
+            width = int(mask[rows].sum(dim=1).max())
+            part = {key: value[rows][:, :width] if value.shape == mask.shape else value[rows]
+                    for key, value in inputs.items()}
+            outputs.append(self.module_(**part, **fit_params))
+        batch_order = torch.as_tensor(np.argsort(np.concatenate(groups)))
+        return torch.cat(outputs)[batch_order]
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = to_tensor(y_true, device=self.device)

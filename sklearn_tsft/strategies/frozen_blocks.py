@@ -18,10 +18,12 @@ decoders (``tests/test_backbones.py``).
 
 import contextlib
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
+from .._data import batch_length_groups
 from ..backbone import TextClassifierModule, block_names
 
 # How blocks name the states they are given, when not as the first argument.
@@ -75,6 +77,12 @@ class FrozenBlockCache(TextClassifierModule):
         Index of the lowest block with anything to train.
     """
 
+    # A training pass over the upper blocks costs little per position, so
+    # splitting its batch by length costs more in fixed per-pass work than
+    # the padding it saves (measured on MiniLM's top block: 8 ms a step
+    # slower). Filling the cache runs the lower blocks and is grouped.
+    length_grouped = False
+
     def __init__(self, module, first_trained):
         # The module's own parts under their own names (not a new head), so
         # that parameter names (the optimizer's "head.*" group, early
@@ -124,12 +132,20 @@ class FrozenBlockCache(TextClassifierModule):
 
     def _cached_states(self, input_ids, attention_mask, example_index):
         indices = example_index.tolist()
-        missing = [row for row, index in enumerate(indices) if index not in self._cache]
-        if missing:
-            states = self._lower_states(input_ids[missing], attention_mask[missing])
-            lengths = attention_mask[missing].sum(dim=1).tolist()
-            for row, state, length in zip(missing, states, lengths):
-                self._cache[indices[row]] = state[:length].clone()
+        missing = torch.as_tensor([row for row, index in enumerate(indices)
+                                   if index not in self._cache], dtype=torch.long)
+        if len(missing):
+            # Filling the cache runs every lower block: texts of similar
+            # length go through together (on a CPU), as training passes do.
+            mask = attention_mask[missing]
+            groups = batch_length_groups(mask) or [np.arange(len(missing))]
+            for group in groups:
+                rows = missing[torch.as_tensor(group)]
+                lengths = attention_mask[rows].sum(dim=1)
+                width = int(lengths.max())
+                states = self._lower_states(input_ids[rows, :width], attention_mask[rows, :width])
+                for row, state, length in zip(rows.tolist(), states, lengths.tolist()):
+                    self._cache[indices[row]] = state[:length].clone()
         # The longest text of the batch sets its width, as it did for input_ids.
         return pad_sequence([self._cache[index] for index in indices], batch_first=True)
 

@@ -176,6 +176,10 @@ class TokenSparse(Strategy):
 
     def _selection_batches(self, dataset, collate, device):
         order = torch.randperm(len(dataset))[:SELECTION_TEXTS].tolist()
+        # Batches of texts of similar length pad little. Each text's scores
+        # are its own (the loss is a mean over the batch of per-text terms),
+        # so which texts share a batch does not change them.
+        order.sort(key=lambda index: len(dataset[index][0]))
         batches = []
         for start in range(0, len(order), SELECTION_BATCH_SIZE):
             inputs, labels = collate([dataset[i] for i in order[start : start + SELECTION_BATCH_SIZE]])
