@@ -158,6 +158,17 @@ def batch_length_groups(attention_mask):
     return length_groups(attention_mask.sum(dim=1).numpy(), CPU_PASS_COST)
 
 
+def batch_rows(batch, rows, attention_mask):
+    """Rows of a right-padded batch (a dict of tensors), padded to their own longest text.
+
+    Tensors shaped like ``attention_mask`` lose the columns past those rows'
+    longest text; the others keep their rows only.
+    """
+    width = int(attention_mask[rows].sum(dim=1).max())
+    return {key: value[rows][:, :width] if value.shape == attention_mask.shape else value[rows]
+            for key, value in batch.items()}
+
+
 def length_groups(lengths, pass_cost):
     """Rows of a padded batch split into groups of similar length, or None for one group.
 

@@ -23,7 +23,7 @@ from skorch.utils import to_tensor
 from torch.optim.swa_utils import get_swa_avg_fn
 from transformers import get_linear_schedule_with_warmup
 
-from ._data import batch_length_groups
+from ._data import batch_length_groups, batch_rows
 from ._device import autocast
 from ._optional import import_optional
 from .contrastive import ClassGroupedOrder, supervised_contrastive_loss
@@ -139,10 +139,7 @@ class TextClassifierNet(NeuralNetClassifier):
             return self.module_(**inputs, **fit_params)
         outputs = []
         for rows in groups:
-            rows = torch.as_tensor(rows)
-            width = int(mask[rows].sum(dim=1).max())
-            part = {key: value[rows][:, :width] if value.shape == mask.shape else value[rows]
-                    for key, value in inputs.items()}
+            part = batch_rows(inputs, torch.as_tensor(rows), mask)
             outputs.append(self.module_(**part, **fit_params))
         batch_order = torch.as_tensor(np.argsort(np.concatenate(groups)))
         return torch.cat(outputs)[batch_order]

@@ -18,12 +18,11 @@ decoders (``tests/test_backbones.py``).
 
 import contextlib
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
-from .._data import batch_length_groups
+from .._data import batch_length_groups, batch_rows
 from ..backbone import TextClassifierModule, block_names
 
 # How blocks name the states they are given, when not as the first argument.
@@ -137,14 +136,13 @@ class FrozenBlockCache(TextClassifierModule):
         if len(missing):
             # Filling the cache runs every lower block: texts of similar
             # length go through together (on a CPU), as training passes do.
-            mask = attention_mask[missing]
-            groups = batch_length_groups(mask) or [np.arange(len(missing))]
-            for group in groups:
+            batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+            for group in batch_length_groups(attention_mask[missing]) or [range(len(missing))]:
                 rows = missing[torch.as_tensor(group)]
-                lengths = attention_mask[rows].sum(dim=1)
-                width = int(lengths.max())
-                states = self._lower_states(input_ids[rows, :width], attention_mask[rows, :width])
-                for row, state, length in zip(rows.tolist(), states, lengths.tolist()):
+                part = batch_rows(batch, rows, attention_mask)
+                states = self._lower_states(part["input_ids"], part["attention_mask"])
+                lengths = part["attention_mask"].sum(dim=1).tolist()
+                for row, state, length in zip(rows.tolist(), states, lengths):
                     self._cache[indices[row]] = state[:length].clone()
         # The longest text of the batch sets its width, as it did for input_ids.
         return pad_sequence([self._cache[index] for index in indices], batch_first=True)
