@@ -758,12 +758,10 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
             with seeded(data.seed, machine.device):
                 built = self._build_module(strategy, tokenizer, encoder, data, objective,
                                            machine, progress)
-                history, module = self._train(strategy, built, data, machine, progress)
+                history, module, train_embeddings = self._train(strategy, built, data, machine,
+                                                                progress)
                 progress.phase("statistics")
-                train_embeddings = None
                 if built.objective == "contrastive":
-                    _, train_embeddings = self._outputs_at(module, built.tokenizer, data,
-                                                           data.train_idx, machine.device)
                     start_at_logistic_regression(module.head, train_embeddings,
                                                  data.train_strata, data.weights[data.train_idx])
             statistics = self._post_fit_statistics(module, built.tokenizer, data, machine,
@@ -829,14 +827,25 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
                            train_data, valid_data, n_backbone, n_head, n_trainable)
 
     def _train(self, strategy, built, data, machine, progress):
-        """Train the strategy's parameters; return the history and the finalized module."""
+        """Train the strategy's parameters.
+
+        Returns the history, the finalized module and, under the contrastive
+        objective, the training texts' embeddings (in ``data.train_idx``
+        order) for its head; otherwise None.
+        """
         max_epochs = resolve_max_epochs(self.max_epochs, len(data.train_idx), self.batch_size)
         n_steps = training_steps(len(data.train_idx), self.batch_size, max_epochs)
         net = build_net(built.trained, self._net_config(strategy, built, data, machine,
                                                         max_epochs, n_steps, progress))
         progress.start_training(n_steps)
+        train_embeddings = None
         try:
             net.fit(built.train_data, y=None)
+            if built.objective == "contrastive":
+                # The training view outputs embeddings (its head is an
+                # identity) and still holds its cache of frozen-block states,
+                # so this pass runs the upper blocks only.
+                train_embeddings = net.forward(built.train_data, training=False).double().numpy()
         except FitInterrupted as exc:
             raise KeyboardInterrupt("fit was interrupted; the estimator is unfitted") from exc
         finally:
@@ -848,7 +857,7 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
             built.module.head = built.head
             module = strategy.finalize(built.module.to("cpu")).eval()
             free_accelerator_memory(machine.device)
-        return history, module
+        return history, module, train_embeddings
 
     def _net_config(self, strategy, built, data, machine, max_epochs, n_steps, progress):
         return NetConfig(

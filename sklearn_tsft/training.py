@@ -30,6 +30,7 @@ from .contrastive import ClassGroupedOrder, supervised_contrastive_loss
 from .exceptions import FitInterrupted, NonFiniteLoss
 from .long_texts import combine_windows
 from .progress import PlainPrintLog
+from .strategies.frozen_blocks import FillCacheInOneSweep
 
 
 # max_epochs="auto": at least this many passes, and enough passes for at
@@ -454,6 +455,7 @@ def build_net(module, config):
         callbacks.append(("early_stopping", EarlyStopping(
             monitor="valid_loss", patience=config.early_stopping, load_best=True)))
     callbacks.extend(config.strategy_callbacks)
+    callbacks.append(("frozen_block_cache", FillCacheInOneSweep()))
     if config.average_from is not None:
         callbacks.append(("weight_average", AverageTrainedWeights(config.average_from)))
     on_gpu = torch.device(config.device).type == "cuda"

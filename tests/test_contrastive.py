@@ -206,3 +206,26 @@ def test_chunks_combined_by_max_train_cross_entropy(tiny_params):
     assert TokenSparseClassifier(**params).fit(texts, labels).objective_ == "cross_entropy"
     with pytest.raises(ValueError, match="chunk_pooling='mean'"):
         TokenSparseClassifier(**params, objective="contrastive").fit(texts, labels)
+
+
+class RecordTrainingView(Callback):
+    """The type of the module the net trains when training ends."""
+
+    def on_train_end(self, net, **kwargs):
+        self.view = type(net.module_).__name__
+
+
+@pytest.mark.parametrize("long_text", [{}, {"long_text": "chunk", "max_length": 8, "stride": 2}])
+def test_contrastive_head_is_the_regression_on_the_final_embeddings(tiny_params, long_text):
+    # The head's embeddings come from the training view's cache of
+    # frozen-block states: they must be those of the finished model.
+    texts, labels = make_texts(8, classes=CLASSES)
+    clf = TokenSparseClassifier(**{**tiny_params, **long_text, "max_epochs": 20},
+                                objective="contrastive", lr=1e-2)
+    recorder = RecordTrainingView()
+    _fit_recording(clf, texts, labels, recorder)
+    assert recorder.view == "FrozenBlockCache"  # the depth schedule narrowed
+    _, embeddings = clf._logits_and_embeddings(texts)
+    expected = LogisticRegression(max_iter=1000).fit(embeddings, labels)
+    np.testing.assert_allclose(clf.predict_proba(texts), expected.predict_proba(embeddings),
+                               atol=1e-4)

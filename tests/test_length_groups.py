@@ -69,3 +69,46 @@ def test_the_frozen_block_cache_fills_in_length_groups_and_gives_the_plain_outpu
         for _ in range(2):  # filled, then served from the cache
             torch.testing.assert_close(
                 cached(input_ids, attention_mask, torch.arange(8)), expected)
+
+
+def test_training_fills_the_cache_in_one_sorted_sweep_before_its_first_step(tiny_backbone):
+    from skorch.callbacks import Callback
+
+    from sklearn_tsft import TokenSparseClassifier
+    from sklearn_tsft import classifier as classifier_module
+    from sklearn_tsft import training
+
+    from .helpers import make_texts
+
+    texts, labels = make_texts(12)
+    lower_passes = []
+
+    class Record(Callback):
+        """Texts cached and lower-block passes made by the end of each step."""
+
+        def on_batch_end(self, net, training=None, **kwargs):
+            if training:
+                lower_passes.append((len(net.module_._cache), len(calls)))
+
+    calls = []
+    original_build_net = training.build_net
+
+    def build_net(module, config):
+        net = original_build_net(module, config)
+        net.callbacks.append(("record", Record()))
+        module.encoder.get_submodule("encoder.layer.0").register_forward_hook(
+            lambda *_: calls.append(1))
+        return net
+
+    clf = TokenSparseClassifier(tiny_backbone, strategy="layers", n_layers=1, max_epochs=2,
+                                batch_size=8, device="cpu", random_state=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(classifier_module, "build_net", build_net)
+        clf.fit(texts, labels)
+    n_train = len(texts)
+    # Every training text was cached before the first step trained, in
+    # batches of texts sorted by length, and the lower block never ran again.
+    cached, passes = lower_passes[0]
+    assert cached == n_train
+    assert passes <= -(-n_train // 8) * 2
+    assert all(later == (n_train, passes) for later in lower_passes[1:])

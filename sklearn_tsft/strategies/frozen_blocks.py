@@ -19,8 +19,10 @@ decoders (``tests/test_backbones.py``).
 import contextlib
 
 import torch
+from skorch.callbacks import Callback
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import Subset
 
 from .._data import batch_length_groups, batch_rows
 from ..backbone import TextClassifierModule, block_names
@@ -129,21 +131,39 @@ class FrozenBlockCache(TextClassifierModule):
         raise RuntimeError("the encoder never ran its blocks; the frozen-block cache cannot "
                            "serve this architecture")
 
-    def _cached_states(self, input_ids, attention_mask, example_index):
-        indices = example_index.tolist()
+    def fill(self, batches):
+        """Cache the states of the texts of ``batches`` that are not cached yet.
+
+        Parameters
+        ----------
+        batches : iterable of (dict, Tensor)
+            Collated batches (``input_ids``, ``attention_mask``,
+            ``example_index``) and their targets, which are not used.
+        """
+        device = next(self.encoder.parameters()).device
+        for inputs, _ in batches:
+            self._fill(inputs["input_ids"].to(device), inputs["attention_mask"].to(device),
+                       inputs["example_index"].tolist())
+
+    def _fill(self, input_ids, attention_mask, indices):
         missing = torch.as_tensor([row for row, index in enumerate(indices)
                                    if index not in self._cache], dtype=torch.long)
-        if len(missing):
-            # Filling the cache runs every lower block: texts of similar
-            # length go through together (on a CPU), as training passes do.
-            batch = {"input_ids": input_ids, "attention_mask": attention_mask}
-            for group in batch_length_groups(attention_mask[missing]) or [range(len(missing))]:
-                rows = missing[torch.as_tensor(group)]
-                part = batch_rows(batch, rows, attention_mask)
-                states = self._lower_states(part["input_ids"], part["attention_mask"])
-                lengths = part["attention_mask"].sum(dim=1).tolist()
-                for row, state, length in zip(rows.tolist(), states, lengths):
-                    self._cache[indices[row]] = state[:length].clone()
+        if not len(missing):
+            return
+        # Filling the cache runs every lower block: texts of similar length
+        # go through together (on a CPU), as training passes do.
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        for group in batch_length_groups(attention_mask[missing]) or [range(len(missing))]:
+            rows = missing[torch.as_tensor(group)]
+            part = batch_rows(batch, rows, attention_mask)
+            states = self._lower_states(part["input_ids"], part["attention_mask"])
+            lengths = part["attention_mask"].sum(dim=1).tolist()
+            for row, state, length in zip(rows.tolist(), states, lengths):
+                self._cache[indices[row]] = state[:length].clone()
+
+    def _cached_states(self, input_ids, attention_mask, example_index):
+        indices = example_index.tolist()
+        self._fill(input_ids, attention_mask, indices)
         # The longest text of the batch sets its width, as it did for input_ids.
         return pad_sequence([self._cache[index] for index in indices], batch_first=True)
 
@@ -156,6 +176,31 @@ class FrozenBlockCache(TextClassifierModule):
         with _pre_hook(self._first_trained_block(), inject), self._only_upper_blocks():
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         return self.classify(hidden.last_hidden_state, attention_mask)
+
+
+class FillCacheInOneSweep(Callback):
+    """Fill a :class:`FrozenBlockCache` for every training text before it first trains.
+
+    Left to the training batches, the cache fills with each batch's texts
+    as training first meets them: texts of mixed lengths, in many small
+    passes. One sweep over the training texts sorted by length makes fewer
+    passes, each padding little. A net that trains no cache (or trains it
+    under Accelerate, wrapped) is left alone.
+    """
+
+    def on_train_begin(self, net, X=None, **kwargs):
+        self.dataset_ = X
+        self.filled_ = None
+
+    def on_batch_begin(self, net, training=None, **kwargs):
+        view = net.module_
+        if not training or not isinstance(view, FrozenBlockCache) or view is self.filled_:
+            return
+        # An item's first element is its token ids, or (long texts in
+        # windows) its windows: their count orders such texts by length.
+        order = sorted(range(len(self.dataset_)), key=lambda i: len(self.dataset_[i][0]))
+        view.fill(net.get_iterator(Subset(self.dataset_, order), training=False))
+        self.filled_ = view
 
 
 def with_frozen_block_cache(module, first_trained):
