@@ -123,6 +123,10 @@ def build_parser():
     parser.add_argument("--extras", nargs="*", choices=[TFIDF, SETFIT],
                         help="rows besides the strategies (SetFit at the few-shot size, when "
                         f"installed; default: {TFIDF} {SETFIT}, quick {TFIDF})")
+    parser.add_argument("--setfit-max-pairs", type=int,
+                        help="cap SetFit's contrastive stage at this many pairs where its "
+                        "default sampling makes more (default: none for the GPU form, 8000 "
+                        "otherwise); the cap lands in its rows and the table")
     parser.add_argument("--max-epochs", type=parse_epochs, default=DEFAULTS["max_epochs"],
                         help="the default budget (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
@@ -152,7 +156,7 @@ def settings(args):
         "seeds": tuple(form["seeds"] if args.seeds is None else args.seeds),
         "strategies": tuple(args.strategies or form["strategies"]),
         "extras": tuple(form["extras"] if args.extras is None else args.extras),
-        "setfit_max_pairs": form["setfit_max_pairs"],
+        "setfit_max_pairs": args.setfit_max_pairs or form["setfit_max_pairs"],
     }
 
 

@@ -211,3 +211,12 @@ def test_setfit_beyond_the_pair_limit_is_planned_capped(suite, monkeypatch):
     many = suite.plan(args, config, "few-shot", [k for k in range(77) for _ in range(10)])
     assert [job for job in few if job[0] == "setfit"] == [("setfit", 1, None, s) for s in (0, 1, 2)]
     assert {job[2] for job in many if job[0] == "setfit"} == {8_000 // 16}
+
+
+def test_setfit_cap_can_be_set_on_the_command_line(suite, monkeypatch):
+    monkeypatch.setattr(suite, "setfit_installed", lambda: True)
+    args = suite.build_parser().parse_args(["--standard", "--strategies", "full",
+                                            "--extras", "setfit", "--setfit-max-pairs", "1600"])
+    jobs = suite.plan(args, suite.settings(args), "few-shot",
+                      [k for k in range(20) for _ in range(10)])
+    assert {job[2] for job in jobs if job[0] == "setfit"} == {1600 // 16}
