@@ -202,6 +202,9 @@ class FillCacheInOneSweep(Callback):
         view.fill(net.get_iterator(Subset(self.dataset_, order), training=False))
         self.filled_ = view
 
+    def on_train_end(self, net, **kwargs):
+        self.dataset_ = self.filled_ = None  # the cache goes with the training view
+
 
 def with_frozen_block_cache(module, first_trained):
     """Wrap ``module`` in a :class:`FrozenBlockCache` when blocks below ``first_trained`` are frozen.
