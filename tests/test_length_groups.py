@@ -81,23 +81,21 @@ def test_training_fills_the_cache_in_one_sorted_sweep_before_its_first_step(tiny
     from .helpers import make_texts
 
     texts, labels = make_texts(12)
-    lower_passes = []
+    lower_block_runs = []
+    after_each_step = []  # (texts cached, lower-block runs so far)
 
     class Record(Callback):
-        """Texts cached and lower-block passes made by the end of each step."""
-
         def on_batch_end(self, net, training=None, **kwargs):
             if training:
-                lower_passes.append((len(net.module_._cache), len(calls)))
+                after_each_step.append((len(net.module_._cache), len(lower_block_runs)))
 
-    calls = []
     original_build_net = training.build_net
 
     def build_net(module, config):
         net = original_build_net(module, config)
         net.callbacks.append(("record", Record()))
         module.encoder.get_submodule("encoder.layer.0").register_forward_hook(
-            lambda *_: calls.append(1))
+            lambda *_: lower_block_runs.append(1))
         return net
 
     clf = TokenSparseClassifier(tiny_backbone, strategy="layers", n_layers=1, max_epochs=2,
@@ -108,7 +106,7 @@ def test_training_fills_the_cache_in_one_sorted_sweep_before_its_first_step(tiny
     n_train = len(texts)
     # Every training text was cached before the first step trained, in
     # batches of texts sorted by length, and the lower block never ran again.
-    cached, passes = lower_passes[0]
+    cached, runs = after_each_step[0]
     assert cached == n_train
-    assert passes <= -(-n_train // 8) * 2
-    assert all(later == (n_train, passes) for later in lower_passes[1:])
+    assert runs <= -(-n_train // 8) * 2
+    assert all(later == (n_train, runs) for later in after_each_step[1:])
