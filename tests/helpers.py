@@ -9,9 +9,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
+from sklearn_tsft import classifier as classifier_module
+from sklearn_tsft import training
 from sklearn_tsft.backbone import default_model_path
 
 TOPICS = {
@@ -89,3 +92,18 @@ def benchmark_script(name):
     finally:
         sys.path.remove(str(BENCHMARKS))
     return module
+
+
+def fit_recording(clf, texts, labels, recorder):
+    """Fit ``clf`` with ``recorder`` as the first callback of its net (not a clone)."""
+    original = training.build_net
+
+    def with_recorder(*args, **kwargs):
+        net = original(*args, **kwargs)
+        # First: it sees each step before any other callback acts on it.
+        net.callbacks.insert(0, ("record", recorder))
+        return net
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(classifier_module, "build_net", with_recorder)
+        clf.fit(texts, labels)

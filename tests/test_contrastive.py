@@ -6,8 +6,7 @@ import torch
 from skorch.callbacks import Callback
 from sklearn.linear_model import LogisticRegression
 
-from sklearn_tsft import TokenSparseClassifier, training
-from sklearn_tsft import classifier as classifier_module
+from sklearn_tsft import TokenSparseClassifier
 from sklearn_tsft.contrastive import (
     GROUP_SIZE,
     MAX_TEXTS_PER_CLASS,
@@ -18,7 +17,7 @@ from sklearn_tsft.contrastive import (
 )
 from sklearn_tsft.head_init import start_at_logistic_regression
 
-from .helpers import make_texts
+from .helpers import fit_recording, make_texts
 
 CLASSES = ("card", "refund", "transfer")
 
@@ -101,21 +100,6 @@ def test_contrastive_fit_gathers_classes_and_classifies(tiny_params, strategy):
     np.testing.assert_allclose(trained.predict_proba(texts).sum(axis=1), 1, rtol=1e-6)
 
 
-def _fit_recording(clf, texts, labels, recorder):
-    """Fit ``clf`` with ``recorder`` as the first callback of its net (not a clone)."""
-    original = training.build_net
-
-    def with_recorder(*args, **kwargs):
-        net = original(*args, **kwargs)
-        # First: it sees each step before any other callback acts on it.
-        net.callbacks.insert(0, ("record", recorder))
-        return net
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(classifier_module, "build_net", with_recorder)
-        clf.fit(texts, labels)
-
-
 class RecordDropout(Callback):
     """The dropout rates in the encoder as each training step begins."""
 
@@ -136,7 +120,7 @@ def test_only_the_contrastive_objective_trains_without_dropout(tiny_params, stra
     texts, labels = make_texts(5)
     record = RecordDropout()
     clf = TokenSparseClassifier(**{**tiny_params, "strategy": strategy}, objective=objective)
-    _fit_recording(clf, texts, labels, record)
+    fit_recording(clf, texts, labels, record)
     # The tiny BERT's config sets 0.1 for the hidden states and the attention,
     # as lora_dropout's default does for the adapters.
     assert record.rates == expected
@@ -192,7 +176,7 @@ def test_average_ends_at_the_mean_of_the_averaged_iterates(tiny_params):
             if training:
                 iterates.append(net.module_.head.weight.detach().clone())
 
-    _fit_recording(clf, texts, labels, Record())
+    fit_recording(clf, texts, labels, Record())
     start = clf._average_from(len(iterates))
     expected = torch.stack(iterates[start - 1:]).mean(dim=0)
     torch.testing.assert_close(clf.module_.head.weight, expected)
@@ -223,7 +207,7 @@ def test_contrastive_head_is_the_regression_on_the_final_embeddings(tiny_params,
     clf = TokenSparseClassifier(**{**tiny_params, **long_text, "max_epochs": 20},
                                 objective="contrastive", lr=1e-2)
     recorder = RecordTrainingView()
-    _fit_recording(clf, texts, labels, recorder)
+    fit_recording(clf, texts, labels, recorder)
     assert recorder.view == "FrozenBlockCache"  # the depth schedule narrowed
     _, embeddings = clf._logits_and_embeddings(texts)
     expected = LogisticRegression(max_iter=1000).fit(embeddings, labels)

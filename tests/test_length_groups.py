@@ -75,34 +75,25 @@ def test_training_fills_the_cache_in_one_sorted_sweep_before_its_first_step(tiny
     from skorch.callbacks import Callback
 
     from sklearn_tsft import TokenSparseClassifier
-    from sklearn_tsft import classifier as classifier_module
-    from sklearn_tsft import training
 
-    from .helpers import make_texts
+    from .helpers import fit_recording, make_texts
 
     texts, labels = make_texts(12)
     lower_block_runs = []
     after_each_step = []  # (texts cached, lower-block runs so far)
 
     class Record(Callback):
+        def on_train_begin(self, net, **kwargs):
+            net.module_.encoder.get_submodule("encoder.layer.0").register_forward_hook(
+                lambda *_: lower_block_runs.append(1))
+
         def on_batch_end(self, net, training=None, **kwargs):
             if training:
                 after_each_step.append((len(net.module_._cache), len(lower_block_runs)))
 
-    original_build_net = training.build_net
-
-    def build_net(module, config):
-        net = original_build_net(module, config)
-        net.callbacks.append(("record", Record()))
-        module.encoder.get_submodule("encoder.layer.0").register_forward_hook(
-            lambda *_: lower_block_runs.append(1))
-        return net
-
     clf = TokenSparseClassifier(tiny_backbone, strategy="layers", n_layers=1, max_epochs=2,
                                 batch_size=8, device="cpu", random_state=0)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(classifier_module, "build_net", build_net)
-        clf.fit(texts, labels)
+    fit_recording(clf, texts, labels, Record())
     n_train = len(texts)
     # Every training text was cached before the first step trained, in
     # batches of texts sorted by length, and the lower block never ran again.

@@ -11,13 +11,10 @@ other on an idle machine, alternating which side goes first.
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import sklearn_tsft
-from sklearn.metrics import f1_score
-from sklearn_tsft import TokenSparseClassifier
-from sklearn_tsft.benchmark import read_split
+from sklearn_tsft.benchmark import measure, read_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from repository import data_dir  # noqa: E402
@@ -27,20 +24,16 @@ from suite import DATASETS  # noqa: E402
 def main(dataset, model, seed):
     label_column, metric = DATASETS[dataset]
     folder = data_dir() / dataset
-    X, y, X_test, y_test = read_split(folder / "train.csv", folder / "test.csv", "text",
-                                      label_column, per_class=10, n_test=500)
-    clf = TokenSparseClassifier(model=model, random_state=seed)
-    start = time.perf_counter()
-    clf.fit(X, y)
-    fit_s = time.perf_counter() - start
-    predicted = clf.predict(X_test)
-    score = (f1_score(y_test, predicted, average="macro") if metric == "macro_f1"
-             else float((predicted == y_test).mean()))
+    split = read_split(folder / "train.csv", folder / "test.csv", "text", label_column,
+                       per_class=10, n_test=500)
+    row = measure("token_sparse", split, seed, {"model": model, "verbose": 0})
+    # The commit of the checkout the package was imported from (PYTHONPATH).
     checkout = Path(sklearn_tsft.__file__).parents[1]
     commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     print(json.dumps({"dataset": dataset, "backbone": Path(model).name, "commit": commit,
-                      "seed": seed, "fit_s": round(fit_s, 1), metric: round(score, 4)}))
+                      "seed": seed, "fit_s": round(row["fit_s"], 1),
+                      metric: round(row[metric], 4)}))
 
 
 if __name__ == "__main__":
