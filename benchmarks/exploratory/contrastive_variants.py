@@ -1,7 +1,8 @@
 """Exploratory variants of the contrastive objective on few-shot cells.
 
 usage: contrastive_variants.py NAME DATASETS SEEDS [key=value ...]
-keys: estimator params, C.tau / C.group / C.lrC (contrastive constants / head),
+keys: estimator params, per_class=N (default 10) or n_train=N (the suite's
+stratified slice), C.tau / C.group / C.lrC (contrastive constants / head),
 SEL=contrastive (rows scored on the supervised contrastive loss instead of the
 nearest-class-mean head), SWA.lr_share=S (with average=True: the rate
 decays linearly to S x its peak by the first averaged step and stays there,
@@ -90,10 +91,12 @@ for item in kv:
     else: params[k] = v
 LABEL = {"banking77": "category"}
 PER_CLASS = int(params.pop("per_class", 10))
+# n_train=N: the suite's larger size instead (a stratified N-text slice).
+N_TRAIN = params.pop("n_train", None)
 for ds in datasets.split(","):
     folder = Path("/work/shared/data") / ds
     split = read_split(folder / "train.csv", folder / "test.csv", "text", LABEL.get(ds, "label"),
-                       per_class=PER_CLASS, n_test=500)
+                       per_class=None if N_TRAIN else PER_CLASS, n_train=N_TRAIN, n_test=500)
     for seed in map(int, seeds.split(",")):
         X, y, Xt, yt = split
         t = time.perf_counter()
@@ -102,7 +105,8 @@ for ds in datasets.split(","):
         pred = clf.predict(Xt)
         row = {"name": name, "dataset": ds, "seed": seed, "params": {k: str(v) for k, v in params.items()},
                "kv": kv, "accuracy": accuracy_score(yt, pred), "macro_f1": f1_score(yt, pred, average="macro"),
-               "fit_s": fit_s, "objective": clf.objective_, "per_class": PER_CLASS,
+               "fit_s": fit_s, "objective": clf.objective_, "per_class": None if N_TRAIN else PER_CLASS,
+               "n_train": len(X),
                "model": Path(str(params.get("model", "default"))).name}
         print(json.dumps(row), flush=True)
         with open(os.environ.get("EXPLORE_ROWS", "/tmp/explore/rows.jsonl"), "a") as f:
