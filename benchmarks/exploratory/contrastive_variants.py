@@ -90,13 +90,15 @@ for item in kv:
         H.LogisticRegression = lambda max_iter: LogisticRegression(C=v, max_iter=max_iter)
     else: params[k] = v
 LABEL = {"banking77": "category"}
-PER_CLASS = int(params.pop("per_class", 10))
-# n_train=N: the suite's larger size instead (a stratified N-text slice).
+# n_train=N: the suite's larger size (a stratified N-text slice) instead of
+# per_class texts of each label.
 N_TRAIN = params.pop("n_train", None)
+PER_CLASS = None if N_TRAIN else int(params.pop("per_class", 10))
+params.pop("per_class", None)  # ignored beside n_train
 for ds in datasets.split(","):
     folder = Path("/work/shared/data") / ds
     split = read_split(folder / "train.csv", folder / "test.csv", "text", LABEL.get(ds, "label"),
-                       per_class=None if N_TRAIN else PER_CLASS, n_train=N_TRAIN, n_test=500)
+                       per_class=PER_CLASS, n_train=N_TRAIN, n_test=500)
     for seed in map(int, seeds.split(",")):
         X, y, Xt, yt = split
         t = time.perf_counter()
@@ -105,7 +107,7 @@ for ds in datasets.split(","):
         pred = clf.predict(Xt)
         row = {"name": name, "dataset": ds, "seed": seed, "params": {k: str(v) for k, v in params.items()},
                "kv": kv, "accuracy": accuracy_score(yt, pred), "macro_f1": f1_score(yt, pred, average="macro"),
-               "fit_s": fit_s, "objective": clf.objective_, "per_class": None if N_TRAIN else PER_CLASS,
+               "fit_s": fit_s, "objective": clf.objective_, "per_class": PER_CLASS,
                "n_train": len(X),
                "model": Path(str(params.get("model", "default"))).name}
         print(json.dumps(row), flush=True)
