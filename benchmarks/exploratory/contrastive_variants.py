@@ -9,7 +9,9 @@ decays linearly to S x its peak by the first averaged step and stays there,
 SWA's constant rate, instead of decaying to 0), DROP=off (every dropout
 of the backbone at 0) or DROP=narrowed (at 0 during the full-depth steps,
 back on once the schedule narrows to the top blocks), or TS.NAME (a constant of sklearn_tsft.strategies.token_sparse, e.g.
-TS.FULL_DEPTH_SHARE=1/8); rows go to $EXPLORE_ROWS (default /tmp/explore/rows.jsonl)
+TS.FULL_DEPTH_SHARE=1/8); data from $TSFT_DATA (default ../shared/data beside the
+repository); rows go to $EXPLORE_ROWS (default contrastive-variants.jsonl in the
+working directory, which a session outlives where /tmp does not)
 
 Exploratory: it rewrites module constants to try variants. The rows in
 benchmarks/results/exploratory-2026-12-02/ were measured at 70aa283, run
@@ -25,6 +27,10 @@ import sklearn_tsft.head_init as H
 import sklearn_tsft.strategies.token_sparse as TS
 from sklearn_tsft.benchmark import read_split
 from sklearn.metrics import accuracy_score, f1_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from repository import data_dir  # noqa: E402
+from suite import DATASETS  # noqa: E402
 
 name, datasets, seeds, *kv = sys.argv[1:]
 params = {}
@@ -89,15 +95,14 @@ for item in kv:
         orig = H.LogisticRegression
         H.LogisticRegression = lambda max_iter: LogisticRegression(C=v, max_iter=max_iter)
     else: params[k] = v
-LABEL = {"banking77": "category"}
 # n_train=N: the suite's larger size (a stratified N-text slice) instead of
 # per_class texts of each label.
 N_TRAIN = params.pop("n_train", None)
 PER_CLASS = None if N_TRAIN else int(params.pop("per_class", 10))
 params.pop("per_class", None)  # ignored beside n_train
 for ds in datasets.split(","):
-    folder = Path("/work/shared/data") / ds
-    split = read_split(folder / "train.csv", folder / "test.csv", "text", LABEL.get(ds, "label"),
+    folder = data_dir() / ds
+    split = read_split(folder / "train.csv", folder / "test.csv", "text", DATASETS[ds][0],
                        per_class=PER_CLASS, n_train=N_TRAIN, n_test=500)
     for seed in map(int, seeds.split(",")):
         X, y, Xt, yt = split
@@ -111,5 +116,5 @@ for ds in datasets.split(","):
                "n_train": len(X),
                "model": Path(str(params.get("model", "default"))).name}
         print(json.dumps(row), flush=True)
-        with open(os.environ.get("EXPLORE_ROWS", "/tmp/explore/rows.jsonl"), "a") as f:
+        with open(os.environ.get("EXPLORE_ROWS", "contrastive-variants.jsonl"), "a") as f:
             f.write(json.dumps(row) + "\n")
