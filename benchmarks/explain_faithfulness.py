@@ -13,12 +13,11 @@ repository root::
 
 import argparse
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from repository import ROOT, data_dir, update_docs
+from repository import ROOT, commit, data_dir, update_docs
 from sklearn_tsft import TokenSparseClassifier
 from sklearn_tsft.benchmark import read_split, to_json
 
@@ -63,17 +62,16 @@ def main(argv=None):
     result = {"n_texts": len(texts), "top_drop": float(top.mean()),
               "random_drop": float(random.mean()), "top_larger": float(np.mean(top > random))}
     print(json.dumps(result, indent=2))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=ROOT).stdout.strip()
+    revision = commit()
     stem = f"explain-faithfulness-banking77-{args.per_class}pc"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{stem}.json").write_text(to_json(
-        {"settings": {key: str(value) for key, value in vars(args).items()}, "commit": commit,
+        {"settings": {key: str(value) for key, value in vars(args).items()}, "commit": revision,
          **result}, indent=2))
     if str(args.docs_file) != "none":
         update_docs(args.docs_file, stem, (
             f"token_sparse (defaults) on banking77 at {args.per_class} texts per intent; "
-            f"{len(texts)} test texts of more than {args.k} words; commit `{commit}`:\n\n"
+            f"{len(texts)} test texts of more than {args.k} words; commit `{revision}`:\n\n"
             f"    python benchmarks/explain_faithfulness.py --per-class {args.per_class}\n\n"
             f"| words removed | mean drop of the predicted class's probability |\n|---|---|\n"
             f"| top {args.k} by `explain` | {result['top_drop']:.3f} |\n"

@@ -14,14 +14,13 @@ repository root::
 """
 
 import argparse
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from repository import DEFAULTS, ROOT, data_dir, update_docs
+from repository import DEFAULTS, ROOT, commit, data_dir, update_docs
 from sklearn_tsft.benchmark import in_fresh_processes, parse_epochs, read_split, to_json
 from sklearn_tsft.out_of_scope import OOS_SCORES
 
@@ -114,12 +113,11 @@ def main(argv=None):
     size_name = f"{per_class} per intent" if per_class else f"{len(split[0])} texts"
     stem = f"out-of-scope-banking77-{per_class}pc" if per_class else (
         f"out-of-scope-banking77-{len(split[0])}")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=ROOT).stdout.strip()
+    revision = commit()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{stem}.json").write_text(to_json(
         {"settings": {key: str(value) for key, value in vars(args).items()},
-         "commit": commit, "held_out": sorted(held_out_intents(split[3])), "rows": rows},
+         "commit": revision, "held_out": sorted(held_out_intents(split[3])), "rows": rows},
         indent=2))
     (args.out_dir / f"{stem}.md").write_text(table + "\n")
     if str(args.docs_file) != "none":
@@ -128,7 +126,7 @@ def main(argv=None):
         update_docs(args.docs_file, stem, (
             f"Training on {len(split[0])} texts of 67 intents ({size_name}), "
             f"{int(split[4].sum())} out-of-scope and {int((~split[4]).sum())} in-scope test "
-            f"texts, seeds {' '.join(map(str, args.seeds))}, commit `{commit}`:\n\n"
+            f"texts, seeds {' '.join(map(str, args.seeds))}, commit `{revision}`:\n\n"
             f"    {command}\n\n{table}\n"))
 
 

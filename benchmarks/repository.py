@@ -8,8 +8,10 @@ tables; the scripts in this folder run it, and the other measurements, on
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
+import sklearn_tsft
 from sklearn_tsft import TokenSparseClassifier
 from sklearn_tsft.benchmark import add_arguments
 
@@ -21,6 +23,24 @@ DEFAULTS = TokenSparseClassifier().get_params()
 def data_dir():
     """``$TSFT_DATA``, else the ``shared/data`` folder beside the repository."""
     return Path(os.environ.get("TSFT_DATA", ROOT.parent / "shared" / "data"))
+
+
+def commit(checkout=ROOT):
+    """The short hash of ``checkout``'s HEAD, or ``"unknown"`` outside a git checkout."""
+    try:
+        return subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+                              text=True, capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def package_commit():
+    """The commit of the checkout ``sklearn_tsft`` was imported from.
+
+    Exploratory runs set ``PYTHONPATH`` to a checkout of the commit they
+    measure, which need not be the one the script lives in.
+    """
+    return commit(Path(sklearn_tsft.__file__).resolve().parents[1])
 
 
 def add_repository_arguments(parser, dataset="banking77", label_column="category"):

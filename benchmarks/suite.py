@@ -30,10 +30,12 @@ Three forms (``FORMS``):
 * ``--standard``: the 3-seed form that ``docs/benchmarks.md`` reports
   (bitfit too, a third of the budget as well, SetFit at the few-shot
   size): about 6.5 hours of one-core fit time with MiniLM, so run in parts,
-  one per core, then ``--report``::
+  one per core, then ``--report``; parts run with their own ``--out-dir``
+  (another checkout, a refit) come in with ``--merge``::
 
       python benchmarks/suite.py --standard --datasets sms_spam --sizes few-shot
       python benchmarks/suite.py --standard --report
+      python benchmarks/suite.py --standard --merge part/suite-cpu-standard-all-MiniLM-L6-v2.jsonl
 
 * neither: the GPU form (all test texts, 2,000 training texts, budgets
   1/3 to 5/3, every rival and SetFit).
@@ -45,7 +47,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,7 +56,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
-from repository import DEFAULTS, ROOT, data_dir, update_docs
+from repository import DEFAULTS, ROOT, commit, data_dir, update_docs
 from sklearn_tsft.backbone import backbone_name, config_digest, resolve_model
 from sklearn_tsft.benchmark import in_fresh_processes, measure, parse_epochs, read_split, to_json
 from sklearn_tsft.training import resolve_max_epochs
@@ -142,6 +143,11 @@ def build_parser():
     parser.add_argument("--report", action="store_true",
                         help="fit nothing: write the results from the rows already in the "
                         "rows file (for a suite run in parts)")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="ROWS_FILE",
+                        help="fit nothing: merge the rows files of parts run with another "
+                        "--out-dir into this one's rows file (a part's row for a fit the file "
+                        "holds replaces it, and the old row moves to STEM-superseded.jsonl), "
+                        "then report as --report does")
     parser.add_argument("--quiet", action="store_true")
     return parser
 
@@ -300,6 +306,8 @@ def run_suite(args, log=print, runner=in_fresh_processes):
     stem = stem_of(args, backbone)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     rows_path = args.out_dir / f"{stem}.jsonl"
+    if args.merge:
+        merge_rows(rows_path, args.merge, backbone)
     done = {row_key(row): row for row in checked_rows(read_rows(rows_path), backbone, rows_path)}
     revision = commit()
     rows, started = [], time.perf_counter()
@@ -307,7 +315,7 @@ def run_suite(args, log=print, runner=in_fresh_processes):
         for size in args.sizes:
             split = load(args, dataset, size, config)
             jobs = plan(args, config, size, split[1])
-            todo = [] if args.report else [
+            todo = [] if args.report or args.merge else [
                 job for job in jobs if job_key(dataset, size, job) not in done]
             rows += [done[job_key(dataset, size, job)] for job in jobs
                      if job_key(dataset, size, job) in done]
@@ -339,6 +347,30 @@ def checked_rows(rows, backbone, path):
                 "given): a different backbone under the same name. Move that file away or "
                 "give --out-dir another folder.")
     return rows
+
+
+def merge_rows(rows_path, part_paths, backbone):
+    """Merge the rows files ``part_paths`` (parts of a suite run elsewhere) into ``rows_path``.
+
+    A part's row replaces the row of the same fit (``row_key``) in
+    ``rows_path``; a replaced row that differs from its replacement is kept
+    in ``<stem>-superseded.jsonl`` beside it, so merging a part twice moves
+    nothing.
+    """
+    parts = {}
+    for path in part_paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"--merge: {path} not found: give the rows file "
+                                    "(STEM.jsonl) that a part of the suite wrote")
+        parts.update((row_key(row), row) for row in checked_rows(read_rows(path), backbone, path))
+    rows = checked_rows(read_rows(rows_path), backbone, rows_path)
+    replaced = [row for row in rows if parts.get(row_key(row), row) != row]
+    kept = [row for row in rows if row_key(row) not in parts]
+    rows_path.write_text("".join(to_json(row) + "\n" for row in [*kept, *parts.values()]))
+    if replaced:
+        superseded = rows_path.with_name(f"{rows_path.stem}-superseded.jsonl")
+        with superseded.open("a") as out:
+            out.writelines(to_json(row) + "\n" for row in replaced)
 
 
 def row_key(row):
@@ -502,14 +534,6 @@ def plot(summary, dataset, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv=None, runner=in_fresh_processes):

@@ -179,15 +179,49 @@ def test_a_report_keeps_setfit_rows_without_the_setfit_package(
     (tmp_path / f"{stem}.jsonl").write_text(
         "\n".join([*rows, json.dumps(setfit_row)]) + "\n")
     monkeypatch.setattr(suite, "setfit_installed", lambda: False)
-    report = suite.main(["--quick", "--report", "--datasets", "banking77", "sms_spam",
-                         "--per-class", "3", "--n-train", "12", "--n-test", "10",
-                         "--strategies", *STRATEGIES, "--budgets", "0.5", "1",
-                         "--seeds", "0", "1", "--extras", "tfidf+linearsvc", "setfit",
-                         "--model", tiny_backbone,
-                         "--data-dir", str(results.parent / "data"),
-                         "--out-dir", str(tmp_path), "--docs-file", "none", "--quiet"])
+    report = suite.main(report_argv(results, tmp_path, tiny_backbone, "--extras",
+                                    "tfidf+linearsvc", "setfit"))
     assert [row for row in report["rows"] if row["run"] == "setfit"] == [setfit_row]
     assert "| setfit |" in (tmp_path / f"{stem}.md").read_text().splitlines()[0]
+
+
+def test_merge_replaces_the_rows_of_refitted_fits_and_keeps_the_old_ones(
+        suite, outcome, tmp_path, tiny_backbone):
+    result, _, _, results, _ = outcome
+    stem = result["stem"]
+    rows = [json.loads(line) for line in (results / f"{stem}.jsonl").read_text().splitlines()]
+    (tmp_path / f"{stem}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    score = rows[0]["score"] / 2
+    refit = dict(rows[0], score=score, **{"macro_f1" if rows[0]["dataset"] == "sms_spam"
+                                          else "accuracy": score})
+    part = tmp_path / "part" / f"{stem}.jsonl"
+    part.parent.mkdir()
+    part.write_text(json.dumps(refit) + "\n" + json.dumps(rows[1]) + "\n")
+    argv = report_argv(results, tmp_path, tiny_backbone, "--merge", str(part))
+    suite.main(argv)
+    report = suite.main(argv)  # a second merge of the same part moves nothing more
+    merged = [json.loads(line) for line in (tmp_path / f"{stem}.jsonl").read_text().splitlines()]
+    assert sorted(map(json.dumps, merged)) == sorted(map(json.dumps, [refit, *rows[1:]]))
+    superseded = (tmp_path / f"{stem}-superseded.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in superseded] == [rows[0]]
+    assert refit in report["rows"] and rows[0] not in report["rows"]
+
+
+def test_merge_names_a_missing_part(suite, outcome, tmp_path, tiny_backbone):
+    _, _, _, results, _ = outcome
+    with pytest.raises(FileNotFoundError, match="--merge: .*not found"):
+        suite.main(report_argv(results, tmp_path, tiny_backbone,
+                               "--merge", str(tmp_path / "missing.jsonl")))
+
+
+def report_argv(results, out_dir, tiny_backbone, *more):
+    """``--report`` over the ``outcome`` fixture's cells, writing into ``out_dir``."""
+    return ["--quick", "--report", "--datasets", "banking77", "sms_spam",
+            "--per-class", "3", "--n-train", "12", "--n-test", "10",
+            "--strategies", *STRATEGIES, "--budgets", "0.5", "1", "--seeds", "0", "1",
+            "--extras", "tfidf+linearsvc", "--model", tiny_backbone,
+            "--data-dir", str(results.parent / "data"),
+            "--out-dir", str(out_dir), "--docs-file", "none", "--quiet", *more]
 
 
 def test_missing_dataset_folder_names_the_fix(suite, tmp_path):

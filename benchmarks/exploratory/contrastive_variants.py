@@ -29,7 +29,7 @@ from sklearn_tsft.benchmark import read_split
 from sklearn.metrics import accuracy_score, f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from repository import data_dir  # noqa: E402
+from repository import data_dir, package_commit  # noqa: E402
 from suite import DATASETS  # noqa: E402
 
 name, datasets, seeds, *kv = sys.argv[1:]
@@ -114,7 +114,8 @@ for ds in datasets.split(","):
                "kv": kv, "accuracy": accuracy_score(yt, pred), "macro_f1": f1_score(yt, pred, average="macro"),
                "fit_s": fit_s, "objective": clf.objective_, "per_class": PER_CLASS,
                "n_train": len(X),
-               "model": Path(str(params.get("model", "default"))).name}
+               "model": Path(str(params.get("model", "default"))).name,
+               "commit": package_commit()}
         print(json.dumps(row), flush=True)
         with open(os.environ.get("EXPLORE_ROWS", "contrastive-variants.jsonl"), "a") as f:
             f.write(json.dumps(row) + "\n")

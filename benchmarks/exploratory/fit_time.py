@@ -9,15 +9,13 @@ other on an idle machine, alternating which side goes first.
 """
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
-import sklearn_tsft
 from sklearn_tsft.benchmark import measure, read_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from repository import data_dir  # noqa: E402
+from repository import data_dir, package_commit  # noqa: E402
 from suite import DATASETS  # noqa: E402
 
 
@@ -27,11 +25,7 @@ def main(dataset, model, seed):
     split = read_split(folder / "train.csv", folder / "test.csv", "text", label_column,
                        per_class=10, n_test=500)
     row = measure("token_sparse", split, seed, {"model": model, "verbose": 0})
-    # The commit of the checkout the package was imported from (PYTHONPATH).
-    checkout = Path(sklearn_tsft.__file__).parents[1]
-    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    print(json.dumps({"dataset": dataset, "backbone": Path(model).name, "commit": commit,
+    print(json.dumps({"dataset": dataset, "backbone": Path(model).name, "commit": package_commit(),
                       "seed": seed, "fit_s": round(row["fit_s"], 1),
                       metric: round(row[metric], 4)}))
 
