@@ -546,11 +546,7 @@ def main(argv=None, runner=in_fresh_processes):
     summary = summarise(rows)
     runs = list(dict.fromkeys([*settings(args)["strategies"], *summary.run]))
     table = markdown(summary, runs)
-    # A local backbone directory is named as the rows name it, not by its path here.
-    given = argv if argv is not None else sys.argv[1:]
-    command = " ".join(["python benchmarks/suite.py", *(
-        backbone_name(word) if word == args.model and args.model != "default" else word
-        for word in given)])
+    command = report_command(argv if argv is not None else sys.argv[1:], args)
     result = {
         "schema_version": SCHEMA_VERSION, "stem": stem, "command": command, "commit": commit(),
         "backbone": {key: rows[0][key] for key in ("backbone", "backbone_config")},
@@ -570,6 +566,24 @@ def main(argv=None, runner=in_fresh_processes):
     if str(args.docs_file) != "none":
         update_docs(args.docs_file, stem, docs_section(result, stem, table))
     return result
+
+
+def report_command(given, args):
+    """The command line ``given``, as one that writes these results again from the rows file.
+
+    A local backbone directory is named as the rows name it, not by its
+    path here; ``--merge`` and its part files, whose rows the rows file
+    holds now, give way to ``--report``.
+    """
+    words, in_merge = [], False
+    for word in given:
+        in_merge = word == "--merge" or (in_merge and not word.startswith("--"))
+        if not in_merge:
+            words.append(backbone_name(word) if word == args.model and args.model != "default"
+                         else word)
+    if args.merge and "--report" not in words:
+        words.append("--report")
+    return " ".join(["python benchmarks/suite.py", *words])
 
 
 def docs_section(result, stem, table):

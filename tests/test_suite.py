@@ -197,9 +197,13 @@ def test_merge_replaces_the_rows_of_refitted_fits_and_keeps_the_old_ones(
     part = tmp_path / "part" / f"{stem}.jsonl"
     part.parent.mkdir()
     part.write_text(json.dumps(refit) + "\n" + json.dumps(rows[1]) + "\n")
-    argv = report_argv(results, tmp_path, tiny_backbone, "--merge", str(part))
+    argv = [word for word in report_argv(results, tmp_path, tiny_backbone, "--merge", str(part))
+            if word != "--report"]
     suite.main(argv)
     report = suite.main(argv)  # a second merge of the same part moves nothing more
+    # The recorded command rewrites the tables from the merged rows file.
+    assert str(part) not in report["command"] and "--merge" not in report["command"]
+    assert report["command"].endswith("--quiet --report")
     merged = [json.loads(line) for line in (tmp_path / f"{stem}.jsonl").read_text().splitlines()]
     assert sorted(map(json.dumps, merged)) == sorted(map(json.dumps, [refit, *rows[1:]]))
     superseded = (tmp_path / f"{stem}-superseded.jsonl").read_text().splitlines()
