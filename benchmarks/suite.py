@@ -306,9 +306,10 @@ def run_suite(args, log=print, runner=in_fresh_processes):
     stem = stem_of(args, backbone)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     rows_path = args.out_dir / f"{stem}.jsonl"
+    rows_in_file = checked_rows(read_rows(rows_path), backbone, rows_path)
     if args.merge:
-        merge_rows(rows_path, args.merge, backbone)
-    done = {row_key(row): row for row in checked_rows(read_rows(rows_path), backbone, rows_path)}
+        rows_in_file = merge_rows(rows_path, rows_in_file, args.merge, backbone)
+    done = {row_key(row): row for row in rows_in_file}
     revision = commit()
     rows, started = [], time.perf_counter()
     for dataset in args.datasets:
@@ -349,13 +350,13 @@ def checked_rows(rows, backbone, path):
     return rows
 
 
-def merge_rows(rows_path, part_paths, backbone):
+def merge_rows(rows_path, rows, part_paths, backbone):
     """Merge the rows files ``part_paths`` (parts of a suite run elsewhere) into ``rows_path``.
 
-    A part's row replaces the row of the same fit (``row_key``) in
-    ``rows_path``; a replaced row that differs from its replacement is kept
-    in ``<stem>-superseded.jsonl`` beside it, so merging a part twice moves
-    nothing.
+    ``rows`` are the rows ``rows_path`` holds. A part's row replaces the
+    row of the same fit (``row_key``); a replaced row that differs from its
+    replacement is kept in ``<stem>-superseded.jsonl`` beside it, so
+    merging a part twice moves nothing. Returns the merged rows.
     """
     parts = {}
     for path in part_paths:
@@ -363,14 +364,14 @@ def merge_rows(rows_path, part_paths, backbone):
             raise FileNotFoundError(f"--merge: {path} not found: give the rows file "
                                     "(STEM.jsonl) that a part of the suite wrote")
         parts.update((row_key(row), row) for row in checked_rows(read_rows(path), backbone, path))
-    rows = checked_rows(read_rows(rows_path), backbone, rows_path)
     replaced = [row for row in rows if parts.get(row_key(row), row) != row]
-    kept = [row for row in rows if row_key(row) not in parts]
-    rows_path.write_text("".join(to_json(row) + "\n" for row in [*kept, *parts.values()]))
+    merged = [*(row for row in rows if row_key(row) not in parts), *parts.values()]
+    rows_path.write_text("".join(to_json(row) + "\n" for row in merged))
     if replaced:
         superseded = rows_path.with_name(f"{rows_path.stem}-superseded.jsonl")
         with superseded.open("a") as out:
             out.writelines(to_json(row) + "\n" for row in replaced)
+    return merged
 
 
 def row_key(row):
