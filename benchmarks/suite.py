@@ -553,8 +553,7 @@ def main(argv=None, runner=in_fresh_processes):
         "backbone": {key: rows[0][key] for key in ("backbone", "backbone_config")},
         "date": datetime.date.today().isoformat(), "device": device_name(args.device),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "settings": {**{key: str(value) for key, value in vars(args).items()},
-                     **settings(args)},
+        "settings": recorded_settings(args),
         "rows": rows,
         "summary": json.loads(summary.to_json(orient="records")),
         "targets": json.loads(targets(summary[summary.budget == 1]).to_json(orient="records")),
@@ -569,22 +568,41 @@ def main(argv=None, runner=in_fresh_processes):
     return result
 
 
+# Options whose values are this machine's paths or say how to run, not what
+# was measured: the recorded command and settings leave them out, so a results
+# file names nothing that exists only where it was written.
+LOCAL_OPTIONS = ("--data-dir", "--out-dir", "--docs-file", "--merge", "--report", "--quiet")
+
+
+def recorded_settings(args):
+    """What the results were measured at: the form's settings and every option but the local ones."""
+    local = {option[2:].replace("-", "_") for option in LOCAL_OPTIONS}
+    return {**{key: value for key, value in vars(args).items() if key not in local},
+            "model": backbone_name(args.model), **settings(args)}
+
+
 def report_command(given, args):
     """The command line ``given``, as one that writes these results again from the rows file.
 
-    A local backbone directory is named as the rows name it, not by its
-    path here; ``--merge`` and its part files, whose rows the rows file
-    holds now, give way to ``--report``.
+    Run from the repository root, it reads the committed rows file and
+    rewrites the tables and docs: a local backbone directory is named as the
+    rows name it, and the local options (``LOCAL_OPTIONS``, in either
+    ``--option value`` or ``--option=value`` spelling) give way to
+    ``--report``.
     """
-    words, in_merge = [], False
+    words, in_local = [], False
     for word in given:
-        in_merge = word == "--merge" or (in_merge and not word.startswith("--"))
-        if not in_merge:
+        option, has_value, value = word.partition("=")
+        if word.startswith("--"):
+            in_local = option in LOCAL_OPTIONS
+        if in_local:
+            continue
+        if option == "--model" and has_value:
+            words.append(f"--model={backbone_name(value)}")
+        else:
             words.append(backbone_name(word) if word == args.model and args.model != "default"
                          else word)
-    if args.merge and "--report" not in words:
-        words.append("--report")
-    return " ".join(["python benchmarks/suite.py", *words])
+    return " ".join(["python benchmarks/suite.py", *words, "--report"])
 
 
 def docs_section(result, stem, table):

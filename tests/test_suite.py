@@ -106,6 +106,31 @@ def test_rows_of_another_backbone_are_refused(suite, outcome, tmp_path, tiny_bac
                     "--out-dir", str(tmp_path), "--docs-file", "none", "--quiet"])
 
 
+def test_results_name_no_path_of_the_machine_that_wrote_them(outcome, tiny_backbone):
+    result, _, _, results, docs = outcome
+    written = json.loads((results / f"{result['stem']}.json").read_text())
+    recorded = json.dumps({key: written[key] for key in ("command", "settings")})
+    for path in (tiny_backbone, results.parent / "data", results, docs):
+        assert str(path) not in recorded
+    assert {key: written["settings"][key] for key in ("model", "seeds", "budgets")} == {
+        "model": Path(tiny_backbone).name, "seeds": [0, 1], "budgets": [0.5, 1.0]}
+
+
+@pytest.mark.parametrize("spelling", ["--option value", "--option=value"])
+def test_the_recorded_command_drops_local_options_in_either_spelling(suite, spelling):
+    def option(name, value):
+        return [f"{name}={value}"] if spelling == "--option=value" else [name, value]
+
+    given = ["--quick", *option("--model", "/machine/backbones/tiny"),
+             *option("--data-dir", "/machine/data"), *option("--out-dir", "/machine/out"),
+             *option("--merge", "/machine/a.jsonl"), "--report",
+             "--seeds", "0", "1", *option("--docs-file", "none"), "--quiet"]
+    args = suite.build_parser().parse_args(given)
+    model = "--model=tiny" if spelling == "--option=value" else "--model tiny"
+    assert suite.report_command(given, args) == (
+        f"python benchmarks/suite.py --quick {model} --seeds 0 1 --report")
+
+
 def test_the_forms_fill_what_the_command_leaves_open(suite):
     quick = suite.settings(suite.build_parser().parse_args(["--quick"]))
     assert (quick["seeds"], quick["budgets"], quick["strategies"], quick["extras"]) == (
@@ -203,7 +228,8 @@ def test_merge_replaces_the_rows_of_refitted_fits_and_keeps_the_old_ones(
     report = suite.main(argv)  # a second merge of the same part moves nothing more
     # The recorded command rewrites the tables from the merged rows file.
     assert str(part) not in report["command"] and "--merge" not in report["command"]
-    assert report["command"].endswith("--quiet --report")
+    assert report["command"].endswith("--extras tfidf+linearsvc --model "
+                                      f"{Path(tiny_backbone).name} --report")
     merged = [json.loads(line) for line in (tmp_path / f"{stem}.jsonl").read_text().splitlines()]
     assert sorted(map(json.dumps, merged)) == sorted(map(json.dumps, [refit, *rows[1:]]))
     superseded = (tmp_path / f"{stem}-superseded.jsonl").read_text().splitlines()
