@@ -275,7 +275,11 @@ class TokenSparseClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Tr
         fitted on each text's combined embedding, the same as combining
         logits only for the mean), which refuse ``"contrastive"``.
     max_length : int, default=128
-        Texts are truncated to this many tokens.
+        Texts are truncated to this many tokens. Texts that run past it
+        may gain from reading more, up to the backbone's own limit (the
+        packaged MiniLM's ``max_seq_length`` is 256, what SetFit reads)
+        at about twice the fit time (``docs/user_guide.md``, "Long
+        texts").
     long_text : {"truncate", "chunk"}, default="truncate"
         What happens to a text longer than ``max_length`` tokens:
         ``"truncate"`` keeps its beginning; ``"chunk"`` splits it into
