@@ -590,18 +590,19 @@ def report_command(given, args):
     ``--option value`` or ``--option=value`` spelling) give way to
     ``--report``.
     """
+    def named(value):
+        return backbone_name(value) if value == args.model != "default" else value
+
     words, in_local = [], False
     for word in given:
-        option, has_value, value = word.partition("=")
         if word.startswith("--"):
+            option, has_value, value = word.partition("=")
             in_local = option in LOCAL_OPTIONS
-        if in_local:
-            continue
-        if option == "--model" and has_value:
-            words.append(f"--model={backbone_name(value)}")
+            word = f"{option}={named(value)}" if has_value else word
         else:
-            words.append(backbone_name(word) if word == args.model and args.model != "default"
-                         else word)
+            word = named(word)
+        if not in_local:
+            words.append(word)
     return " ".join(["python benchmarks/suite.py", *words, "--report"])
 
 
